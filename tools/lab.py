@@ -33,7 +33,8 @@ def ensure_env_file() -> Path:
     if not env_file.exists():
         shutil.copyfile(ROOT / ".env.example", env_file)
         os.chmod(env_file, 0o600)
-        print(f"created {env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file} from .env.example")
+        shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
+        print(f"created {shown} from .env.example")
     return env_file
 
 
@@ -63,11 +64,14 @@ def prepare() -> tuple[object, int | None]:
     ensure_env_file()
     settings = load_settings()
     key, created = ensure_agent_key(
-        settings.private_key_file, settings.public_jwks_file, alg=settings.key_alg, kid=settings.key_id or None
+        settings.agent_private_key_file,
+        settings.agent_public_jwks_file,
+        alg=settings.agent_key_alg,
+        kid=settings.agent_key_id or None,
     )
     state = "created" if created else "found"
     print(f"agent key {state}: {key.alg}, kid {key.kid}")
-    print(f"public JWKS (what the org registers): {settings.public_jwks_file}")
+    print(f"public JWKS (what the org registers): {settings.agent_public_jwks_file}")
     return settings, sandbox_port(settings.org_url)
 
 
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [str(jupyter), "lab", f"--notebook-dir={ROOT / 'notebooks'}", *rest]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:
+        command.append("--allow-root")  # containers often run as root; JupyterLab refuses otherwise
     print("starting JupyterLab:", " ".join(command[1:]))
     os.execv(command[0], command)
     return 0

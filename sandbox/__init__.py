@@ -1,0 +1,22 @@
+"""An Okta-shaped authorization server on loopback: org server, custom servers, and a demo API.
+
+DESIGN.md "The sandbox"; SPEC.md for every protocol rule it enforces. One module per job:
+
+    config.py          the configuration (default.toml) and its checks
+    core.py            one running instance's state: org URL, keys, replay caches, stores, events
+    app.py             the Flask app: Okta's URL layout, request guards, OAuth-shaped errors
+    servers.py         the org server and the custom servers (Authlib AuthorizationServer), metadata
+    client_auth.py     client authentication at every token endpoint (private_key_jwt, secrets, none)
+    authorize.py       step 1: authorize endpoint, sign-in page, code grant with PKCE, ID tokens
+    token_exchange.py  step 2: RFC 8693 token exchange issuing ID-JAGs
+    jwt_bearer.py      step 3: the JWT bearer grant redeeming ID-JAGs (Authlib's IDJAGGrant)
+    resource_api.py    step 4: the demo to-do API and its RFC 9728 metadata
+    errors.py          Okta's error catalog and `refuse`, the one path of every refusal
+    events.py          the event log of grants and refusals
+    keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing
+    replay.py          thread-safe expiring stores (jti replay caches, codes, sign-in transactions)
+    serving.py, cli.py waitress serving and `python -m sandbox`
+    testing.py         `running_sandbox()` for tests
+
+`sandbox` never imports `helpers` (DESIGN.md: the two meet only over HTTP).
+"""

@@ -1,0 +1,5 @@
+"""Entry point of `python -m sandbox` (see `sandbox.cli`)."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""`python -m sandbox`: serve in the foreground, or start, stop and inspect a background instance.
+
+    python -m sandbox serve  [--host 127.0.0.1] [--port 8400] [--config FILE]
+                             [--data-dir .sandbox] [--base-dir .]
+    python -m sandbox start  (same options)   # detached; waits until the discovery document answers
+    python -m sandbox stop   [--data-dir .sandbox]
+    python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...]   # exit 0 running, 3 not
+
+The sandbox binds 127.0.0.1 unless told otherwise; another address needs `--allow-remote`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .config import ConfigError, SandboxConfig, load_config
+from .serving import is_loopback, make_served_sandbox
+
+EXIT_NOT_RUNNING = 3
+PID_FILE = "sandbox.pid"
+LOG_FILE = "sandbox.log"
+DEFAULT_PORT = 8400
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, serving: bool) -> None:
+        p.add_argument(
+            "--data-dir", default=".sandbox", help="signing keys, pid and log files (default: .sandbox)"
+        )
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+        p.add_argument(
+            "--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default: {DEFAULT_PORT}; 0: any)"
+        )
+        if serving:
+            p.add_argument(
+                "--config", default=None, help="TOML configuration (default: the bundled default.toml)"
+            )
+            p.add_argument(
+                "--base-dir", default=".", help="folder relative paths in the configuration resolve against"
+            )
+            p.add_argument(
+                "--allow-remote", action="store_true", help="allow binding an address other than loopback"
+            )
+            p.add_argument(
+                "--org-url", default=None, help="org URL to advertise (needed when binding 0.0.0.0 or ::)"
+            )
+
+    serve = sub.add_parser("serve", help="run in the foreground (Ctrl-C stops it)")
+    common(serve, serving=True)
+    serve.add_argument("--pid-file", default=None, help=argparse.SUPPRESS)
+    start = sub.add_parser("start", help="start in the background and wait until it answers")
+    common(start, serving=True)
+    start.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the discovery document"
+    )
+    stop = sub.add_parser("stop", help="stop the background instance of this data folder")
+    stop.add_argument("--data-dir", default=".sandbox")
+    stop.add_argument("--timeout", type=float, default=10.0)
+    status = sub.add_parser("status", help="say whether a sandbox runs (exit 0) or not (exit 3)")
+    common(status, serving=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    handlers = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "status": cmd_status}
+    return handlers[args.command](args)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _check_host(args: argparse.Namespace) -> str | None:
+    """Return an error message if the host may not be bound, else None (warn for remote hosts)."""
+    if is_loopback(args.host):
+        return None
+    if not args.allow_remote:
+        return (
+            f'refusing to bind "{args.host}": it is not a loopback address. The sandbox has demo users with '
+            "published passwords; pass --allow-remote to expose it on a network anyway."
+        )
+    if args.host in ("0.0.0.0", "::") and not args.org_url:  # noqa: S104 - detecting it, not binding it
+        return f'binding "{args.host}" needs --org-url (the URL clients use to reach this machine, e.g. http://host:{args.port})'
+    return None
+
+
+def _load(args: argparse.Namespace) -> SandboxConfig | None:
+    try:
+        return load_config(args.config, base_dir=args.base_dir)
+    except ConfigError as exc:
+        _err(f"sandbox: {exc}")
+        return None
+
+
+def _discovery(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """Return the org discovery document at `url`, or None if nothing (or not a sandbox) answers."""
+    try:
+        response = requests.get(url + "/.well-known/openid-configuration", timeout=timeout)
+        data = response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("issuer") == url else None
+
+
+def _read_pid_file(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((data_dir / PID_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():  # Linux: make sure a reused pid is not some other program
+        try:
+            return b"sandbox" in cmdline.read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+def _url_for(args: argparse.Namespace) -> str:
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    return getattr(args, "org_url", None) or f"http://{host}:{args.port}"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the sandbox in the foreground until Ctrl-C or SIGTERM."""
+    problem = _check_host(args)
+    if problem:
+        _err(f"sandbox: {problem}")
+        return 2
+    config = _load(args)
+    if config is None:
+        return 2
+    if not is_loopback(args.host):
+        _err(f"WARNING: the sandbox will listen on {args.host}, reachable from the network, over plain http.")
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        served = make_served_sandbox(
+            config, host=args.host, port=args.port, data_dir=data_dir, org_url=args.org_url
+        )
+    except OSError as exc:
+        _err(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return 1
+    pid_file = Path(args.pid_file) if args.pid_file else None
+    if pid_file:
+        pid_file.write_text(json.dumps({"pid": os.getpid(), "url": served.url}), encoding="utf-8")
+
+    def stop(signum: int, frame: Any) -> None:
+        served.shutdown()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _print_banner(served.url, config, data_dir)
+    try:
+        served.run()
+    finally:
+        if pid_file and (_read_pid_file(pid_file.parent) or {}).get("pid") == os.getpid():
+            pid_file.unlink(missing_ok=True)
+    print("Sandbox stopped.", flush=True)
+    return 0
+
+
+def _print_banner(url: str, config: SandboxConfig, data_dir: Path) -> None:
+    lines = [
+        f"Sandbox org URL: {url}",
+        f"  Discovery:    {url}/.well-known/openid-configuration",
+        "  Custom authorization servers: " + ", ".join(f"{url}/oauth2/{sid}" for sid in config.servers),
+        f"  Demo API:     {url}{config.api.path}/todos",
+        "  Demo users:   " + ", ".join(f"{u.username} / {u.password}" for u in config.users.values()),
+    ]
+    for client in config.clients.values():
+        if client.jwks_file is not None:
+            state = "" if client.jwks_file.exists() else "  (missing: `make lab` creates it)"
+            lines.append(f"  Client {client.client_id} public keys read from: {client.jwks_file}{state}")
+    lines.append(f"  Data folder:  {data_dir} (signing keys)")
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start `serve` detached, wait for its discovery document, print the org URL."""
+    problem = _check_host(args)
+    if problem:
+        _err(f"sandbox: {problem}")
+        return 2
+    if _load(args) is None:
+        return 2
+    data_dir = Path(args.data_dir).resolve()
+    running = _read_pid_file(data_dir)
+    if running and _alive(running["pid"]) and _discovery(running.get("url", "")):
+        print(f"A sandbox already runs for {data_dir} (pid {running['pid']}).")
+        print(f"Sandbox org URL: {running['url']}")
+        return 0
+    if args.port != 0 and _discovery(_url_for(args)):
+        print(f"A sandbox already answers at {_url_for(args)}; not starting another.")
+        print(f"Sandbox org URL: {_url_for(args)}")
+        return 0
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pid_path = data_dir / PID_FILE
+    pid_path.unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "sandbox", "serve",
+        "--host", args.host, "--port", str(args.port),
+        "--data-dir", str(data_dir), "--base-dir", str(Path(args.base_dir).resolve()),
+        "--pid-file", str(pid_path),
+    ]  # fmt: skip
+    if args.config:
+        command += ["--config", str(Path(args.config).resolve())]
+    if args.allow_remote:
+        command.append("--allow-remote")
+    if args.org_url:
+        command += ["--org-url", args.org_url]
+    log_path = data_dir / LOG_FILE
+    with open(log_path, "ab") as log_file:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            _err(
+                f"sandbox: the background sandbox exited with status {child.returncode}; "
+                f"its log, {log_path}, ends with:"
+            )
+            _err(_tail(log_path))
+            return 1
+        info = _read_pid_file(data_dir)
+        if info and _discovery(info.get("url", ""), timeout=1.0):
+            print(f"Sandbox started in the background (pid {info['pid']}, log {log_path}).")
+            print(f"Sandbox org URL: {info['url']}")
+            return 0
+        time.sleep(0.1)
+    _err(f"sandbox: no answer within {args.timeout:.0f} s; stopping it. Log: {log_path}")
+    child.terminate()
+    return 1
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Send SIGTERM to the background instance of this data folder and wait for it to exit."""
+    data_dir = Path(args.data_dir).resolve()
+    info = _read_pid_file(data_dir)
+    if info is None or not _alive(info["pid"]):
+        (data_dir / PID_FILE).unlink(missing_ok=True)
+        print(f"No background sandbox runs for {data_dir}.")
+        return 0
+    pid = info["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            (data_dir / PID_FILE).unlink(missing_ok=True)
+            print(f"Sandbox stopped (pid {pid}).")
+            return 0
+        time.sleep(0.1)
+    _err(f"sandbox: pid {pid} did not exit within {args.timeout:.0f} s after SIGTERM")
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print whether a sandbox runs and its URL; exit 0 if it runs, 3 if not."""
+    data_dir = Path(args.data_dir).resolve()
+    info = _read_pid_file(data_dir)
+    if info and _alive(info["pid"]) and _discovery(info.get("url", "")):
+        print(f"running: {info['url']} (pid {info['pid']}, data folder {data_dir})")
+        return 0
+    url = _url_for(args)
+    if args.port != 0 and _discovery(url):
+        print(f"running: {url} (not started by `python -m sandbox start` for {data_dir})")
+        return 0
+    print(f"not running (data folder {data_dir}, {url})")
+    return EXIT_NOT_RUNNING

@@ -1,0 +1,263 @@
+"""Step 2 at the org server: RFC 8693 token exchange of an ID token for an ID-JAG.
+
+- RFC 8693 §2.1 (request), §2.2.1 (response: issued_token_type, token_type N_A), §2.2.2 (errors)
+- draft-ietf-oauth-identity-assertion-authz-grant §4.3 (request, issuer's checks), §3 (the ID-JAG)
+- Okta "Set up AI agent token exchange" (resource connections; openid scopes refused)
+
+Authlib has no RFC 8693 server grant, so this one is written on Authlib's `BaseGrant` and
+`TokenEndpointMixin`. Subject tokens are handled by type through `SUBJECT_TOKEN_HANDLERS`: the ID
+token handler is complete; the access-token handler is where Okta's "machine access" variant
+(an access token accepted only through a delegation link, issue 8) plugs in. Until then it refuses
+with Okta's `invalid_subject_token_no_delegation_link`: the type is understood, no delegation
+policy authorizes the token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
+
+from . import events
+from .config import AuthServer, User
+from .constants import (
+    ACCESS_TOKEN_TYPE,
+    AUTH_METHODS,
+    ID_JAG_TOKEN_TYPE,
+    ID_JAG_TYP,
+    ID_TOKEN_TYPE,
+    OIDC_SCOPES,
+    TOKEN_EXCHANGE,
+)
+from .errors import refuse
+from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
+from .models import OAuthClient, SandboxRequest
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a verified subject token speaks for, and how they signed in."""
+
+    user: User
+    claims: dict[str, Any]
+    token_type: str
+
+
+class SubjectTokenHandler:
+    """Verifies one `subject_token_type` and returns the subject, or raises Okta's refusal."""
+
+    token_type: str = ""
+
+    def resolve(self, sandbox: Sandbox, token: str, client: OAuthClient) -> Subject:
+        raise NotImplementedError
+
+
+class IdTokenSubject(SubjectTokenHandler):
+    """An ID token the org server issued to this very client (ID-JAG §4.3; Okta user access)."""
+
+    token_type = ID_TOKEN_TYPE
+
+    def resolve(self, sandbox: Sandbox, token: str, client: OAuthClient) -> Subject:
+        client_id = client.get_client_id()
+
+        def invalid(why: str) -> Exception:
+            return refuse("invalid_subject_token", client_id=client_id, detail=why)
+
+        try:
+            jwt = parse_unverified(token)
+        except MalformedJWT as exc:
+            raise invalid(f"not a JWT: {exc}") from None
+        # SPEC.md step 2: an access token (typ at+jwt) or an ID-JAG (typ oauth-id-jag+jwt) is
+        # not an identity assertion; an ID token carries no typ, or "JWT".
+        if jwt.typ not in (None, "JWT"):
+            raise invalid(f"typ is {jwt.typ!r}: not an ID token")
+        org_key = sandbox.keys.org
+        # Key chosen by kid among the org keys only: a client assertion or a custom server's
+        # token names a key the org server does not have.
+        if jwt.kid != org_key.kid:
+            raise invalid(f"kid {jwt.kid!r} is not a key of the org authorization server")
+        try:
+            verify_signature(jwt, org_key.public_key, [org_key.alg])
+        except SignatureInvalid as exc:
+            raise invalid(f"signature: {exc}") from None
+        claims = jwt.claims
+        if claims.get("iss") != sandbox.issuer:
+            raise invalid("iss is not the org authorization server")
+        if "scp" in claims or "cid" in claims or str(claims.get("jti", "")).startswith("AT."):
+            raise invalid("an access token is not an ID token")
+        now = time.time()
+        skew = sandbox.config.lifetimes.clock_skew
+        if not is_number(claims.get("exp")) or not is_number(claims.get("iat")):
+            raise invalid("exp and iat are required")
+        if claims["exp"] < now - skew:
+            raise refuse(
+                "token_exchange_subject_token_expired", client_id=client_id, user_id=claims.get("sub")
+            )
+        if claims["iat"] > now + skew:
+            raise invalid("issued in the future")
+        # ID-JAG §4.3: the subject token's audience MUST be the client making the request.
+        aud = claims.get("aud")
+        if not (aud == client_id or (isinstance(aud, list) and client_id in aud)):
+            raise invalid(f"aud is {aud!r}, not the authenticated client")
+        if claims.get("azp") not in (None, client_id):
+            raise invalid("azp is not the authenticated client")
+        user = sandbox.config.user_by_id(claims.get("sub")) if isinstance(claims.get("sub"), str) else None
+        if user is None:
+            raise invalid("sub is not a user of this org")
+        return Subject(user=user, claims=claims, token_type=self.token_type)
+
+
+class AccessTokenSubject(SubjectTokenHandler):
+    """Okta's machine access: an access token, only through a delegation link (not configured yet)."""
+
+    token_type = ACCESS_TOKEN_TYPE
+
+    def resolve(self, sandbox: Sandbox, token: str, client: OAuthClient) -> Subject:
+        # Issue 8 adds delegation links to the configuration and verifies the token here
+        # (its client may delegate to this agent; its aud is the agent's resource URL).
+        raise refuse("invalid_subject_token_no_delegation_link", client_id=client.get_client_id())
+
+
+#: The subject token types the org server accepts, and who verifies each.
+SUBJECT_TOKEN_HANDLERS: dict[str, SubjectTokenHandler] = {
+    h.token_type: h for h in (IdTokenSubject(), AccessTokenSubject())
+}
+
+
+class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
+    """RFC 8693 token exchange issuing ID-JAGs (the org server only)."""
+
+    GRANT_TYPE = TOKEN_EXCHANGE
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    request: SandboxRequest
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.sandbox
+
+    def authenticate_token_endpoint_client(self) -> OAuthClient:
+        return self.server.authenticate_client(self.request, self.TOKEN_ENDPOINT_AUTH_METHODS)
+
+    def validate_token_request(self) -> None:
+        """Check the request, the subject token and the org's policy (ID-JAG §4.3)."""
+        client = self.authenticate_token_endpoint_client()
+        client_id = client.get_client_id()
+        sandbox = self.sandbox
+        form = self.request.form
+        if not client.check_grant_type(TOKEN_EXCHANGE):
+            raise refuse("unauthorized_client", ", ".join(client.config.grant_types), client_id=client_id)
+
+        def missing(name: str) -> Exception:
+            return refuse("missing_token_request_parameter", name, client_id=client_id)
+
+        # ID-JAG §4.3: requested_token_type is REQUIRED and is the ID-JAG type.
+        if not form.get("requested_token_type"):
+            raise missing("requested_token_type")
+        if form["requested_token_type"] != ID_JAG_TOKEN_TYPE:
+            raise refuse(
+                "invalid_requested_token_type", client_id=client_id, requested=form["requested_token_type"]
+            )
+        # RFC 8693 §2.1: subject_token and subject_token_type are REQUIRED.
+        if not form.get("subject_token"):
+            raise missing("subject_token")
+        if not form.get("subject_token_type"):
+            raise missing("subject_token_type")
+        handler = SUBJECT_TOKEN_HANDLERS.get(form["subject_token_type"])
+        if handler is None:
+            raise refuse(
+                "invalid_subject_token_type",
+                client_id=client_id,
+                subject_token_type=form["subject_token_type"],
+            )
+
+        # ID-JAG §4.3: audience is the issuer identifier of the target authorization server.
+        audiences = self.request.values("audience")
+        server = sandbox.server_by_issuer(audiences[0]) if len(audiences) == 1 else None
+        if server is None:
+            raise refuse("token_exchange_invalid_audience", client_id=client_id, audience=" ".join(audiences))
+        resources = self.request.values("resource")
+        if len(resources) > 1:
+            raise refuse("too_many_resources", 1, client_id=client_id)
+        resource = resources[0] if resources else None
+        if resource is not None and resource not in sandbox.server_resources(server):
+            raise refuse("token_exchange_invalid_resource", client_id=client_id, resource=resource)
+
+        requested = (form.get("scope") or "").split()
+        if not requested:
+            raise refuse("missing_scopes", client_id=client_id)
+        if any(s in OIDC_SCOPES for s in requested):
+            # SPEC.md step 2: Okta rejects openid, profile, email in a token exchange.
+            raise refuse("openid_not_allowed_token_exchange", client_id=client_id)
+        if any(s not in server.scopes for s in requested):
+            raise refuse("no_matching_scope", client_id=client_id, scope=" ".join(requested))
+
+        subject = handler.resolve(sandbox, form["subject_token"], client)
+        granted = self._granted_scopes(client, server, requested, subject)
+
+        self.request.client = client
+        self.request.user = subject.user
+        self.request.scope = " ".join(granted)
+        self._target = server
+        self._subject = subject
+        self._resource = resource
+
+    def _granted_scopes(
+        self, client: OAuthClient, server: AuthServer, requested: list[str], subject: Subject
+    ) -> list[str]:
+        """Apply the resource connections: which scopes this client may get for this server."""
+        client_id = client.get_client_id()
+        connections = self.sandbox.config.connections_for(client_id, server.id)
+        if not connections:
+            # No resource connection from this client to that server: a target the org will not serve.
+            raise refuse("invalid_target", client_id=client_id, user_id=subject.user.id, audience=server.id)
+        allowed = {s for c in connections for s in c.scopes}
+        granted = [s for s in requested if s in allowed]
+        if not granted:
+            raise refuse("illegal_scope", " ".join(requested), client_id=client_id, user_id=subject.user.id)
+        return granted
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Issue the ID-JAG (ID-JAG §3) in an RFC 8693 §2.2.1 response."""
+        sandbox = self.sandbox
+        lifetime = sandbox.config.lifetimes.id_jag
+        now = int(time.time())
+        subject = self._subject
+        claims: dict[str, Any] = {
+            "iss": sandbox.issuer,
+            "sub": subject.user.id,
+            "aud": sandbox.server_issuer(self._target.id),
+            "client_id": self.request.client.get_client_id(),  # at Okta, the same id at the target
+            "jti": secrets.token_urlsafe(32),
+            "iat": now,
+            "exp": now + lifetime,
+            "scope": self.request.scope,
+        }
+        if self._resource:
+            claims["resource"] = self._resource
+        for name in ("auth_time", "amr"):
+            if name in subject.claims:
+                claims[name] = subject.claims[name]
+        # ID-JAG §3: the header typ MUST be oauth-id-jag+jwt.
+        id_jag = sandbox.keys.org.sign(claims, typ=ID_JAG_TYP)
+        body = {
+            "issued_token_type": ID_JAG_TOKEN_TYPE,
+            "access_token": id_jag,  # RFC 8693 §2.2.1 names it so; it is not an access token
+            "token_type": "N_A",
+            "expires_in": lifetime,
+            "scope": self.request.scope,
+        }
+        events.record_success(
+            "sandbox.token.token_exchange",
+            client_id=claims["client_id"],
+            user_id=subject.user.id,
+            audience=claims["aud"],
+            scope=self.request.scope,
+        )
+        return 200, body, self.TOKEN_RESPONSE_HEADER
