@@ -1,15 +1,16 @@
 """Errors the helpers raise: one small tree, each message naming the thing, the value and what was expected.
 
-    KitError
-    ├── ConfigError             a setting is missing or malformed (names the variable and the value)
-    ├── KeyFileError            the agent's key file is missing, readable by others, or not a usable key
-    ├── InsecureTransportError  a token would travel over plain http to a host that is not loopback
-    ├── DiscoveryError          metadata could not be read, or its "issuer" is not the one asked for
-    ├── ResponseError           the server answered, but not as the spec requires (HTML, missing fields)
-    │   └── OAuthError          the server answered with an OAuth error body (RFC 6749 §5.2)
-    ├── TokenValidationError    a token failed one of its checks (claim, expected, received)
-    ├── SignInError             the user's sign-in did not complete (timeout, state mismatch, error redirect)
-    └── SessionError            an earlier phase's result is missing or expired (names the notebook to run)
+KitError
+├── ConfigError             a setting is missing or malformed (names the variable and the value)
+├── KeyFileError            the agent's key file is missing, readable by others, or not a usable key
+├── InsecureTransportError  a token would travel over plain http to a host that is not loopback
+├── UnreachableError        the server did not answer (connection refused, timeout): names the URL
+├── DiscoveryError          metadata could not be read, or its "issuer" is not the one asked for
+├── ResponseError           the server answered, but not as the spec requires (HTML, missing fields)
+│   └── OAuthError          the server answered with an OAuth error body (RFC 6749 §5.2)
+├── TokenValidationError    a token failed one of its checks (claim, expected, received)
+├── SignInError             the user's sign-in did not complete (timeout, state mismatch, error redirect)
+└── SessionError            an earlier phase's result is missing or expired (names the notebook to run)
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ class KitError(Exception):
 
 
 class ConfigError(KitError):
-    """A setting is missing or malformed."""
+    """A setting is missing or malformed. `problems` lists one line per bad variable."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 class KeyFileError(KitError):
@@ -31,6 +36,10 @@ class KeyFileError(KitError):
 
 class InsecureTransportError(KitError):
     """A token or credential would be sent over plain http to a non-loopback host."""
+
+
+class UnreachableError(KitError):
+    """The server did not answer at all (connection refused, DNS failure, timeout)."""
 
 
 class DiscoveryError(KitError):
@@ -42,7 +51,7 @@ class ResponseError(KitError):
 
     Attributes:
         status: the HTTP status code, when there was a response.
-        exchange: the recorded request/response (see `helpers.http`), when there was one.
+        exchange: the recorded request/response (see `helpers.transport.Exchange`), when there was one.
     """
 
     def __init__(self, message: str, *, status: int | None = None, exchange: Any = None) -> None:
@@ -75,7 +84,9 @@ class OAuthError(ResponseError):
 class TokenValidationError(KitError):
     """A token failed a check. Keeps the check's name and the expected and received values."""
 
-    def __init__(self, message: str, *, check: str | None = None, expected: Any = None, received: Any = None) -> None:
+    def __init__(
+        self, message: str, *, check: str | None = None, expected: Any = None, received: Any = None
+    ) -> None:
         super().__init__(message)
         self.check = check
         self.expected = expected
@@ -83,7 +94,14 @@ class TokenValidationError(KitError):
 
 
 class SignInError(KitError):
-    """The user's sign-in did not complete."""
+    """The user's sign-in did not complete. An error redirect keeps Okta's `error` and `error_description`."""
+
+    def __init__(
+        self, message: str, *, error: str | None = None, error_description: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.error_description = error_description
 
 
 class SessionError(KitError):

@@ -68,7 +68,12 @@ def public_jwk_of(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> d
             raise KeyFileError(f'EC key curve is "{public_key.curve.name}", expected "secp256r1" (P-256)')
         numbers = public_key.public_numbers()
         # RFC 7518 §6.2.1.2: x and y are the full 32-byte coordinates for P-256.
-        return {"kty": "EC", "crv": "P-256", "x": _int_to_b64url(numbers.x, 32), "y": _int_to_b64url(numbers.y, 32)}
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _int_to_b64url(numbers.x, 32),
+            "y": _int_to_b64url(numbers.y, 32),
+        }
     raise KeyFileError(f"key type {type(public_key).__name__} is not supported, expected RSA or EC P-256")
 
 
@@ -96,7 +101,9 @@ def _alg_of(private_key: Any) -> str:
         return "RS256"
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         return "ES256"
-    raise KeyFileError(f"private key type {type(private_key).__name__} is not supported, expected RSA or EC P-256")
+    raise KeyFileError(
+        f"private key type {type(private_key).__name__} is not supported, expected RSA or EC P-256"
+    )
 
 
 def agent_key_from_private(private_key: Any, *, kid: str | None = None, path: Path | None = None) -> AgentKey:
@@ -159,18 +166,26 @@ def load_agent_key(path: str | os.PathLike[str], *, kid: str | None = None) -> A
     """
     path = Path(path)
     if not path.is_file():
-        raise KeyFileError(f'private key file "{path}" does not exist; generate one with `make lab` or ensure_agent_key()')
+        raise KeyFileError(
+            f'private key file "{path}" does not exist; generate one with `make lab` or ensure_agent_key()'
+        )
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise KeyFileError(f'private key file "{path}" has mode {mode:04o}, expected 0600 (chmod 600 "{path}")')
+        raise KeyFileError(
+            f'private key file "{path}" has mode {mode:04o}, expected 0600 (chmod 600 "{path}")'
+        )
     try:
         private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
-        raise KeyFileError(f'private key file "{path}" is not an unencrypted PEM private key ({exc.__class__.__name__})') from None
+        raise KeyFileError(
+            f'private key file "{path}" is not an unencrypted PEM private key ({exc.__class__.__name__})'
+        ) from None
     return agent_key_from_private(private_key, kid=kid, path=path)
 
 
-def save_agent_key(key: AgentKey, private_path: str | os.PathLike[str], jwks_path: str | os.PathLike[str] | None = None) -> None:
+def save_agent_key(
+    key: AgentKey, private_path: str | os.PathLike[str], jwks_path: str | os.PathLike[str] | None = None
+) -> None:
     """Store the private key (PEM, PKCS#8, mode 0600) and, if asked, the public JWKS beside it."""
     pem = key.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -210,6 +225,73 @@ def ensure_agent_key(
         if current != wanted:
             write_public_file(jwks_path, wanted)
     return key, created
+
+
+def agent_key_for(settings: Any) -> AgentKey:
+    """Return the agent's key named by the settings, creating the key pair and public JWKS if missing.
+
+    Uses AGENT_PRIVATE_KEY_FILE, AGENT_PUBLIC_JWKS_FILE, AGENT_KEY_ALG (for a new key) and
+    AGENT_KEY_ID (empty: the RFC 7638 thumbprint).
+    """
+    key, _ = ensure_agent_key(
+        settings.agent_private_key_file,
+        settings.agent_public_jwks_file,
+        alg=settings.agent_key_alg,
+        kid=settings.agent_key_id or None,
+    )
+    return key
+
+
+class PublicKeyView:
+    """The agent's public key for display: algorithm, `kid`, files and public JWK (never the private key)."""
+
+    def __init__(
+        self, key: AgentKey, *, jwks_path: str | os.PathLike[str] | None = None, home: Path | None = None
+    ) -> None:
+        self.key = key
+        self.jwks_path = Path(jwks_path) if jwks_path else None
+        self.home = home
+
+    def _shown(self, path: Path) -> str:
+        # Paths inside the kit home are shown relative to it (stable across machines).
+        if self.home is not None:
+            try:
+                return str(path.resolve().relative_to(self.home.resolve()))
+            except ValueError:
+                pass
+        return str(path)
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = [
+            ("alg", self.key.alg),
+            (
+                "kid (RFC 7638 thumbprint)" if self.key.kid == jwk_thumbprint(self.key.public_jwk) else "kid",
+                self.key.kid,
+            ),
+        ]
+        if self.key.path is not None:
+            rows.append(("private key file (mode 0600)", self._shown(self.key.path)))
+        if self.jwks_path is not None:
+            rows.append(("public JWKS file", self._shown(self.jwks_path)))
+        return rows
+
+    def __repr__(self) -> str:
+        lines = ["Agent key"] + [f"  {k}: {v}" for k, v in self._rows()]
+        lines.append("Public JWKS (register this with the authorization server):")
+        lines.append(json.dumps(self.key.jwks, indent=2, sort_keys=True))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>" for k, v in self._rows()
+        )
+        jwks = escape(json.dumps(self.key.jwks, indent=2, sort_keys=True))
+        return (
+            f"<p><b>Agent key</b></p><table>{rows}</table>"
+            f"<p>Public JWKS (register this with the authorization server):</p><pre>{jwks}</pre>"
+        )
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -19,38 +19,58 @@ AGENT_CLIENT_ID = "wlpSandboxAgent00001"
 
 def kit_environment(org_url: str, home: Path) -> dict[str, str]:
     """Return the variables that point the kit at `org_url`, with its files under `home`."""
+    # `home` plays the project root: `.env`, `.keys/` and `.kit/` sit where they would in a checkout,
+    # so the notebooks' outputs show the same relative paths a reader sees.
     return {
-        "KIT_HOME": str(ROOT),
+        "KIT_HOME": str(home),
         "KIT_ENV_FILE": str(home / ".env"),
-        "KIT_STATE_DIR": str(home / "state"),
+        "KIT_STATE_DIR": str(home / ".kit"),
         "KIT_HEADLESS": "true",
         "KIT_REDACT": "true",
         "OKTA_ORG_URL": org_url,
         "OKTA_AUTH_SERVER_ID": "default",
         "AGENT_CLIENT_ID": AGENT_CLIENT_ID,
-        "AGENT_PRIVATE_KEY_FILE": str(home / "keys" / "agent.pem"),
-        "AGENT_PUBLIC_JWKS_FILE": str(home / "keys" / "agent.jwks.json"),
+        "AGENT_PRIVATE_KEY_FILE": ".keys/agent.pem",
+        "AGENT_PUBLIC_JWKS_FILE": ".keys/agent.jwks.json",
         "API_URL": f"{org_url}/todo-api/todos",
         # Nothing may open a browser or wait on a person during a headless run.
         "BROWSER": "true",
     }
 
 
+def free_port(preferred: int) -> int:
+    """Return `preferred` if nothing listens on it at 127.0.0.1, else 0 (an ephemeral port)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            return 0
+    return preferred
+
+
 def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
-    """Start a sandbox for headless notebook runs; return it with `.home` and `.environ` set."""
+    """Start a sandbox for headless notebook runs; return it with `.home` and `.environ` set.
+
+    Args:
+        port: 0 for an ephemeral port (tests), or a port to try first (falls back to ephemeral).
+    """
+    port = free_port(port) if port else 0
     from helpers.keys import ensure_agent_key
     from sandbox.testing import start_sandbox
 
     home = Path(tempfile.mkdtemp(prefix="kit-run-"))
     shutil.copyfile(ROOT / ".env.example", home / ".env")
     os.chmod(home / ".env", 0o600)
-    keys = home / "keys"
+    keys = home / ".keys"
     ensure_agent_key(keys / "agent.pem", keys / "agent.jwks.json", alg=alg)
+    shutil.copyfile(ROOT / ".env.example", home / ".env.example")
     sandbox = start_sandbox(
-        data_dir=home / "sandbox-data",
+        # The default configuration reads the agent's JWKS from `.keys/agent.jwks.json` under base_dir.
+        data_dir=home / ".sandbox",
         base_dir=home,
         port=port,
-        overrides={"clients": {AGENT_CLIENT_ID: {"jwks_file": str(keys / "agent.jwks.json")}}},
     )
     sandbox.home = home
     sandbox.environ = kit_environment(sandbox.url, home)

@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sandbox":
         if port is None:
-            raise SystemExit(f"OKTA_ORG_URL is {org_url}, not a local sandbox URL; set it to http://127.0.0.1:8400")
+            raise SystemExit(
+                f"OKTA_ORG_URL is {org_url}, not a local sandbox URL; set it to http://127.0.0.1:8400"
+            )
         os.execv(sys.executable, [sys.executable, "-m", "sandbox", "serve", *sandbox_args(port)])
     if port is not None:
         start_sandbox(org_url, port)

@@ -1,0 +1,144 @@
+"""A checklist: one row per rule a token or response must meet, with both values and the spec.
+
+Each row says what was checked, what was expected, what was received, pass or fail, and where the
+rule comes from (e.g. "OIDC Core §3.1.3.7"). `Checklist.raise_if_failed()` turns the first failed
+row into a TokenValidationError naming both values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import TokenValidationError
+from .formatting import html_table, plain_value
+
+PASS = "pass"
+FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row: the check's name, expected and received values (as text), the result and the rule."""
+
+    name: str
+    expected: str
+    received: str
+    passed: bool
+    reference: str = ""
+
+    @property
+    def result(self) -> str:
+        """`pass` or `FAIL`."""
+        return PASS if self.passed else FAIL
+
+
+@dataclass
+class Checklist:
+    """An ordered list of checks with a title; `.ok` is True when every row passed."""
+
+    title: str
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, expected: Any, received: Any, passed: bool, reference: str = "") -> bool:
+        """Append a row; values are turned into stable text. Returns `passed`."""
+        self.checks.append(Check(name, _text(expected), _text(received), bool(passed), reference))
+        return bool(passed)
+
+    def equal(self, name: str, expected: Any, received: Any, reference: str = "") -> bool:
+        """Append a row that passes when received == expected."""
+        return self.add(name, expected, received, received == expected, reference)
+
+    def present(self, name: str, received: Any, reference: str = "", *, expected: str = "present") -> bool:
+        """Append a row that passes when a value is present (not None and not empty)."""
+        ok = received is not None and received != "" and received != []
+        return self.add(name, expected, received if ok else "(missing)", ok, reference)
+
+    def run(
+        self, name: str, expected: Any, probe: Callable[[], tuple[Any, bool]], reference: str = ""
+    ) -> bool:
+        """Append a row from `probe()` -> (received, passed); an exception is a failed row."""
+        try:
+            received, passed = probe()
+        except Exception as exc:  # noqa: BLE001  (a failed check, shown in the table with its reason)
+            received, passed = f"{type(exc).__name__}: {exc}", False
+        return self.add(name, expected, received, passed, reference)
+
+    def extend(self, other: Checklist) -> None:
+        """Append every row of another checklist."""
+        self.checks.extend(other.checks)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed (and there is at least one)."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        """The rows that failed, in order."""
+        return [c for c in self.checks if not c.passed]
+
+    def __getitem__(self, name: str) -> Check:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self.checks)
+
+    def __len__(self) -> int:
+        return len(self.checks)
+
+    def raise_if_failed(self) -> Checklist:
+        """Raise TokenValidationError naming the first failed check and both values; else return self."""
+        for check in self.checks:
+            if not check.passed:
+                raise TokenValidationError(
+                    f'{self.title}: {check.name} is "{check.received}", expected "{check.expected}"'
+                    + (f" ({check.reference})" if check.reference else ""),
+                    check=check.name,
+                    expected=check.expected,
+                    received=check.received,
+                )
+        return self
+
+    def summary(self) -> str:
+        """One line: `ID token checks: 9 of 9 passed`."""
+        passed = sum(c.passed for c in self.checks)
+        return f"{self.title}: {passed} of {len(self.checks)} passed"
+
+    def _rows(self) -> list[list[str]]:
+        return [[c.result, c.name, c.expected, c.received, c.reference] for c in self.checks]
+
+    def __str__(self) -> str:
+        # One line per check; only the constant columns are padded, so a value whose length varies
+        # (a relative time) never shifts the columns after it.
+        width = max((len(c.name) for c in self.checks), default=0)
+        lines = [self.summary()]
+        for c in self.checks:
+            rule = f" | {c.reference}" if c.reference else ""
+            lines.append(
+                f"{c.result:<4}  {c.name:<{width}}  expected: {c.expected} | received: {c.received}{rule}"
+            )
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = self._rows()
+        marks = {PASS: "✅ pass", FAIL: "❌ FAIL"}
+        for row in rows:
+            row[0] = marks[row[0]]
+        return f"<p><b>{escape(self.summary())}</b></p>" + html_table(
+            ["Result", "Check", "Expected", "Received", "Rule"], rows, code_columns=(2, 3)
+        )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return plain_value(value)

@@ -1,0 +1,114 @@
+"""The whole flow through the helpers, one function per phase: what each notebook does, without display.
+
+Used when a notebook runs headless and an earlier phase's result is missing or expired
+(`Kit.require`), and by the integration tests. Each function checks what it receives and raises
+on the first failed check, then stores its result in the session file.
+"""
+
+from __future__ import annotations
+
+from .api import ApiResult, call_api
+from .errors import SessionError
+from .jwt_bearer import check_access_token, check_bearer_response, jwt_bearer_form
+from .jwts import decode_unverified
+from .kit import Kit
+from .oauth import TokenResponse
+from .signin import check_id_token, code_exchange_form, new_authorization_request, sign_in_headless
+from .token_exchange import check_exchange_response, check_id_jag, token_exchange_form
+
+
+def run_sign_in(kit: Kit) -> TokenResponse:
+    """Phase 1 headless (sandbox only): sign in, redeem the code, check and keep the ID token."""
+    settings = kit.settings
+    request = new_authorization_request(settings)
+    callback = sign_in_headless(kit.http, request, settings)
+    tokens = kit.token_request(
+        settings.org_token_url, code_exchange_form(request, callback), label="Authorization code for tokens"
+    )
+    check_id_token(
+        tokens.get("id_token", ""),
+        jwks=kit.org_jwks(),
+        issuer=settings.org_issuer,
+        client_id=settings.agent_client_id,
+        nonce=request.nonce,
+        access_token=tokens.get("access_token"),
+    ).raise_if_failed()
+    kit.remember("id_token", tokens["id_token"])
+    if tokens.get("access_token"):
+        kit.remember("org_access_token", tokens["access_token"], expires_at=None)
+    return tokens
+
+
+def run_token_exchange(
+    kit: Kit, *, audience: str | None = None, scopes: list[str] | None = None
+) -> TokenResponse:
+    """Phase 2 step 2: exchange the ID token for an ID-JAG, check and keep it."""
+    settings = kit.settings
+    id_token = kit.require("id_token").value
+    audience = audience or settings.audience
+    form = token_exchange_form(
+        subject_token=id_token,
+        audience=audience,
+        scopes=scopes if scopes is not None else list(settings.agent_scopes),
+        subject_token_type=settings.subject_token_type,
+        resource=settings.resource,
+    )
+    response = kit.token_request(settings.org_token_url, form, label="Token exchange (RFC 8693)")
+    check_exchange_response(response).raise_if_failed()
+    check_id_jag(
+        response["access_token"],
+        jwks=kit.org_jwks(),
+        issuer=settings.org_issuer,
+        audience=audience,
+        client_id=settings.agent_client_id,
+        subject=decode_unverified(id_token)[1].get("sub", ""),
+        requested_scopes=form["scope"],
+        resource=settings.resource,
+    ).raise_if_failed()
+    kit.remember("id_jag", response["access_token"], audience=audience, scope=form["scope"])
+    return response
+
+
+def run_jwt_bearer(kit: Kit) -> TokenResponse:
+    """Phase 2 step 3: redeem the ID-JAG at the custom server, check and keep the access token."""
+    settings = kit.settings
+    item = kit.require("id_jag")
+    audience = item.extra.get("audience", settings.audience)
+    token_url = kit.server_metadata(audience)["token_endpoint"]
+    response = kit.token_request(
+        token_url,
+        jwt_bearer_form(item.value, resource=settings.resource),
+        label="JWT bearer grant (RFC 7523)",
+    )
+    kit.mark_used("id_jag")
+    check_bearer_response(response).raise_if_failed()
+    check_access_token(
+        response["access_token"],
+        jwks=kit.jwks_of(audience),
+        issuer=audience,
+        client_id=settings.agent_client_id,
+        id_jag_claims=decode_unverified(item.value)[1],
+    ).raise_if_failed()
+    kit.remember("access_token", response["access_token"], scope=response.get("scope", ""))
+    return response
+
+
+def run_api_call(kit: Kit) -> ApiResult:
+    """Phase 3: call API_URL with the access token."""
+    return call_api(kit.http, kit.settings.api_url, kit.require("access_token").value)
+
+
+_RUNNERS = {
+    "id_token": run_sign_in,
+    "org_access_token": run_sign_in,
+    "id_jag": run_token_exchange,
+    "access_token": run_jwt_bearer,
+}
+
+
+def rerun(kit: Kit, name: str) -> None:
+    """Re-run the phase that makes `name` (and, through `Kit.require`, any phase before it)."""
+    runner = _RUNNERS.get(name)
+    if runner is None:
+        raise SessionError(f'no phase makes "{name}", expected one of {sorted(_RUNNERS)}')
+    runner(kit)

@@ -1,0 +1,310 @@
+"""The notebooks' forms (ipywidgets 8): the configuration form and the audience form.
+
+A form never blocks: it is displayed for people, and later cells read its current values when they
+run (`form.settings()`, `form.audience`, `form.scopes`), so "Run All" and headless runs need no
+click. Each form's text/plain output is a stable summary (what nbval and static viewers see).
+
+- RFC 8414 §2 (`scopes_supported`): the audience form loads the target server's public scopes; Okta
+  lists only scopes marked "Include in public metadata", so a manual entry box is always there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from .config import DEFAULTS, ENV_VARS, Settings, describe, load_settings, save_settings, settings_from_values
+from .constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
+from .discovery import fetch_metadata
+from .errors import ConfigError, KitError
+from .keys import SUPPORTED_ALGS
+
+SANDBOX = "Sandbox (local, offline)"
+OKTA = "Okta org"
+
+#: Labels shown next to each setting in the configuration form.
+LABELS = {
+    "OKTA_ORG_URL": "Org URL",
+    "OKTA_AUTH_SERVER_ID": "Custom auth server id",
+    "AGENT_CLIENT_ID": "Agent client_id",
+    "AGENT_PRIVATE_KEY_FILE": "Private key file",
+    "AGENT_PUBLIC_JWKS_FILE": "Public JWKS file",
+    "AGENT_KEY_ALG": "Key algorithm",
+    "AGENT_KEY_ID": "Key id (empty: thumbprint)",
+    "REDIRECT_URI": "Redirect URI",
+    "SIGNIN_SCOPES": "Sign-in scopes",
+    "AGENT_SCOPES": "Agent scopes",
+    "AUDIENCE": "Audience (empty: custom issuer)",
+    "RESOURCE": "Resource (optional)",
+    "SUBJECT_TOKEN_TYPE": "Subject token type",
+    "API_URL": "API URL",
+    "KIT_REDACT": "Redact tokens in outputs",
+    "KIT_HEADLESS": "Headless (no browser)",
+    "SANDBOX_USERNAME": "Sandbox user",
+    "SANDBOX_PASSWORD": "Sandbox password",
+}
+
+_LAYOUT = {"width": "95%"}
+_STYLE = {"description_width": "16em"}
+
+
+def _bundle(widget: widgets.Widget, text: str, **kwargs: Any) -> dict[str, Any]:
+    bundle = widget._repr_mimebundle_(**kwargs)  # noqa: SLF001
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    data["text/plain"] = text
+    return data
+
+
+class ConfigForm:
+    """Edit the settings: sandbox or Okta, every variable, "Use existing configuration" and "Save".
+
+    Example:
+        form = ConfigForm(settings)
+        form                      # displayed; a person may edit and click Save
+        settings = form.settings()   # the next cell reads the current values
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or load_settings()
+        self.fields: dict[str, widgets.Widget] = {}
+        for name in ENV_VARS:
+            self.fields[name] = self._make_field(name)
+        self.where = widgets.ToggleButtons(
+            options=[SANDBOX, OKTA], description="Where the flow runs:", style=_STYLE
+        )
+        self.status = widgets.Label(value="")
+        self.use_existing = widgets.Button(
+            description="Use existing configuration", icon="refresh", layout={"width": "auto"}
+        )
+        self.save_button = widgets.Button(description="Save", icon="save", button_style="primary")
+        self.use_existing.on_click(lambda _: self._safely(self.reload))
+        self.save_button.on_click(lambda _: self._safely(self.save))
+        self._fill(self._settings)
+        self.where.observe(self._on_where, names="value")
+        self.widget = widgets.VBox(
+            [
+                self.where,
+                *self.fields.values(),
+                widgets.HBox([self.use_existing, self.save_button]),
+                self.status,
+            ]
+        )
+
+    def _make_field(self, name: str) -> widgets.Widget:
+        label = LABELS[name]
+        if name in ("KIT_REDACT", "KIT_HEADLESS"):
+            return widgets.Checkbox(description=label, style=_STYLE, indent=True)
+        if name == "AGENT_KEY_ALG":
+            return widgets.Dropdown(options=list(SUPPORTED_ALGS), description=label, style=_STYLE)
+        if name == "SUBJECT_TOKEN_TYPE":
+            return widgets.Dropdown(
+                options=list(SUBJECT_TOKEN_TYPES), description=label, style=_STYLE, layout=_LAYOUT
+            )
+        if name == "SANDBOX_PASSWORD":
+            return widgets.Password(description=label, style=_STYLE, layout=_LAYOUT)
+        return widgets.Text(description=label, style=_STYLE, layout=_LAYOUT)
+
+    def _fill(self, settings: Settings) -> None:
+        env = settings.to_env()
+        for name, widget in self.fields.items():
+            value = env[name]
+            widget.value = (value == "true") if isinstance(widget, widgets.Checkbox) else value
+        self.where.value = SANDBOX if settings.is_sandbox else OKTA
+
+    def _on_where(self, change: dict[str, Any]) -> None:
+        org = self.fields["OKTA_ORG_URL"]
+        if change["new"] == SANDBOX and not self._current_is_sandbox():
+            org.value = DEFAULTS["OKTA_ORG_URL"]
+        elif change["new"] == OKTA and self._current_is_sandbox():
+            org.value = ""
+            org.placeholder = "https://your-org.okta.com"
+            self.fields["KIT_HEADLESS"].value = False
+
+    def _current_is_sandbox(self) -> bool:
+        value = self.fields["OKTA_ORG_URL"].value
+        return value.startswith(("http://127.", "http://localhost", "http://[::1]"))
+
+    def _safely(self, action: Any) -> None:
+        try:
+            action()
+        except KitError as exc:
+            self.status.value = f"Not done: {exc}"
+
+    def values(self) -> dict[str, str]:
+        """The form's current values as `.env` variables."""
+        out = {}
+        for name, widget in self.fields.items():
+            value = widget.value
+            out[name] = (
+                ("true" if value else "false") if isinstance(widget, widgets.Checkbox) else str(value).strip()
+            )
+        return out
+
+    def settings(self) -> Settings:
+        """Build validated Settings from the form's current values.
+
+        Raises:
+            ConfigError: naming each bad field, its value and what is expected.
+        """
+        return settings_from_values(
+            self.values(),
+            home=self._settings.home,
+            env_file=self._settings.env_file,
+            state_dir=self._settings.state_dir,
+        )
+
+    def reload(self) -> Settings:
+        """ "Use existing configuration": load the settings from the environment and env file again."""
+        self._settings = load_settings(self._settings.env_file)
+        self._fill(self._settings)
+        self.status.value = "Loaded the existing configuration."
+        return self._settings
+
+    def save(self) -> list[str]:
+        """ "Save": validate the current values and write them to the env file (comments kept)."""
+        settings = self.settings()
+        changed = save_settings(settings)
+        self._settings = settings
+        self.status.value = (
+            f"Saved {len(changed)} changed setting(s)." if changed else "Nothing to save: no change."
+        )
+        return changed
+
+    def __repr__(self) -> str:
+        where = SANDBOX if self._current_is_sandbox() else OKTA
+        return (
+            f"Configuration form ({where}); the next cells read its current values. "
+            "Use existing configuration reloads .env; Save writes the form to .env."
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return _bundle(self.widget, repr(self), **kwargs)
+
+    def describe(self) -> Any:
+        """The current values as a plain-text table (print it after the form)."""
+        return describe(self.settings())
+
+
+class AudienceForm:
+    """ "Configure Audience (Target Auth Server) to load scopes": audience, Load scopes, scope choice.
+
+    Example:
+        form = AudienceForm(kit.http, kit.settings)
+        form.load_scopes()        # what the button does; the notebook calls it so Run All needs no click
+        form
+        form.audience, form.scopes   # read by the token exchange cell
+    """
+
+    def __init__(self, http: Any, settings: Settings) -> None:
+        self.http = http
+        self.settings = settings
+        self.audience_box = widgets.Text(
+            value=settings.audience,
+            description="Audience (issuer):",
+            style={"description_width": "10em"},
+            layout=_LAYOUT,
+        )
+        self.load_button = widgets.Button(description="Load scopes", icon="download")
+        self.save_button = widgets.Button(description="Save", icon="save", button_style="primary")
+        self.scope_list = widgets.SelectMultiple(
+            options=[], description="Scopes:", rows=5, style={"description_width": "10em"}
+        )
+        self.manual_box = widgets.Text(
+            value=settings.agent_scope,
+            description="Other scopes:",
+            placeholder="space-separated, for scopes not in public metadata",
+            style={"description_width": "10em"},
+            layout=_LAYOUT,
+        )
+        self.status = widgets.Label(value="Scopes not loaded yet: type them in Other scopes, or Load scopes.")
+        self.loaded_from: str | None = None
+        self.load_button.on_click(lambda _: self.load_scopes())
+        self.save_button.on_click(lambda _: self._save_safely())
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML("<b>Configure Audience (Target Auth Server) to load scopes</b>"),
+                widgets.HBox([self.audience_box, self.load_button]),
+                self.scope_list,
+                self.manual_box,
+                widgets.HBox([self.save_button, self.status]),
+            ]
+        )
+
+    @property
+    def audience(self) -> str:
+        """The audience as typed: the target authorization server's issuer."""
+        return self.audience_box.value.strip().rstrip("/")
+
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes chosen: those selected in the list, then those typed (each once)."""
+        chosen: list[str] = []
+        for scope in [*self.scope_list.value, *self.manual_box.value.replace(",", " ").split()]:
+            if scope not in chosen:
+                chosen.append(scope)
+        return chosen
+
+    def load_scopes(self) -> list[str]:
+        """ "Load scopes": read `scopes_supported` from the audience's metadata into the list.
+
+        A failure is shown in the status line (manual entry still works); returns the scopes loaded.
+        """
+        wanted = self.scopes
+        try:
+            with self.http.labelled("Load scopes"):
+                metadata = fetch_metadata(self.http, self.audience, form="okta")
+        except KitError as exc:
+            self.scope_list.options = []
+            self.loaded_from = None
+            self.status.value = f"Could not load scopes ({exc}); type them in Other scopes."
+            return []
+        public = [s for s in metadata.scopes_supported if s not in OIDC_SCOPES]
+        self.scope_list.options = public
+        self.scope_list.value = tuple(s for s in public if s in wanted)
+        self.manual_box.value = " ".join(s for s in wanted if s not in public)
+        self.loaded_from = metadata.url
+        if public:
+            self.status.value = (
+                f"Loaded {len(public)} public scope(s). A scope not in public metadata can be "
+                "typed in Other scopes."
+            )
+        else:
+            self.status.value = "The server lists no public scopes: type the scopes in Other scopes."
+        return public
+
+    def save(self) -> list[str]:
+        """ "Save": write the audience and the chosen scopes to the env file (AUDIENCE, AGENT_SCOPES).
+
+        The audience is saved empty when it is the configured custom server's issuer, so it keeps
+        following OKTA_ORG_URL and OKTA_AUTH_SERVER_ID.
+
+        Raises:
+            ConfigError: no scope chosen, or a value the settings refuse (named with what is expected).
+        """
+        if not self.scopes:
+            raise ConfigError("AGENT_SCOPES would be empty, expected at least one scope of the target server")
+        audience = "" if self.audience == self.settings.custom_issuer else self.audience
+        updated = self.settings.replace(audience_setting=audience, agent_scopes=tuple(self.scopes))
+        changed = save_settings(
+            {"AUDIENCE": audience, "AGENT_SCOPES": updated.agent_scope}, self.settings.env_file
+        )
+        self.settings = updated
+        self.status.value = f"Saved {', '.join(changed)}." if changed else "Nothing to save: no change."
+        return changed
+
+    def _save_safely(self) -> None:
+        try:
+            self.save()
+        except KitError as exc:
+            self.status.value = f"Not saved: {exc}"
+
+    def __repr__(self) -> str:
+        loaded = ", ".join(self.scope_list.options) if self.scope_list.options else "(none loaded)"
+        return (
+            f"Audience form\n  audience: {self.audience}\n  public scopes: {loaded}\n"
+            f"  scopes chosen: {' '.join(self.scopes) or '(none)'}"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return _bundle(self.widget, repr(self), **kwargs)

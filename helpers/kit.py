@@ -1,0 +1,189 @@
+"""The kit's working set for one notebook: settings, the agent's key and signer, HTTP, the session file.
+
+Every notebook's setup cell opens one:
+
+    kit = Kit.open("02_token_exchange_id_jag")
+
+and then passes `kit.http`, `kit.signer`, `kit.settings` to the phase modules, or uses the shortcuts
+here (`token_request`, `org_jwks`, `remember`, `require`). Nothing here is specific to the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import Checklist
+from .client_assertion import ClientAssertionSigner, check_client_assertion
+from .config import Settings, load_settings
+from .discovery import Metadata, fetch_jwks, fetch_metadata
+from .display import KeyValues, TokenCard, step_configuration
+from .errors import KitError, SessionError
+from .jwts import decode_unverified, looks_like_jwt
+from .keys import AgentKey, PublicKeyView, agent_key_for
+from .oauth import TokenResponse, post_token_request
+from .session import SessionFile, SessionItem
+from .transport import ExchangeLog, KitHTTP
+
+
+class Kit:
+    """Settings, key, signer, HTTP session and session file for one phase (one notebook)."""
+
+    def __init__(
+        self, settings: Settings, *, phase: str = "kit", key: AgentKey | None = None, fresh_log: bool = True
+    ) -> None:
+        self.phase = phase
+        self.settings = settings
+        self.key = key or agent_key_for(settings)
+        self.signer = ClientAssertionSigner(settings.agent_client_id, self.key)
+        state_dir = settings.state_dir or settings.home / ".kit"
+        self.http = KitHTTP(
+            phase=phase, log_dir=state_dir / "logs", redact=settings.redact, fresh_log=fresh_log
+        )
+        self.session = SessionFile(state_dir / "session.json")
+        self.reran: list[str] = []
+        self._metadata: dict[str, Metadata] = {}
+        self._jwks: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def open(cls, phase: str, settings: Settings | None = None) -> Kit:
+        """Load the settings (unless given), ensure the agent's key, start this phase's request log."""
+        return cls(settings or load_settings(), phase=phase)
+
+    def __repr__(self) -> str:
+        return (
+            f"Kit(phase={self.phase!r}, org={self.settings.org_url!r}, "
+            f"client_id={self.settings.agent_client_id!r}, "
+            f"kid={self.key.kid!r})"
+        )
+
+    def use(self, settings: Settings) -> Kit:
+        """Switch to new settings (e.g. from a form); reload the key if its file or alg changed."""
+        same_key = (settings.agent_private_key_file, settings.agent_key_alg, settings.agent_key_id) == (
+            self.settings.agent_private_key_file,
+            self.settings.agent_key_alg,
+            self.settings.agent_key_id,
+        )
+        self.settings = settings
+        self.http.redact = settings.redact
+        if not same_key:
+            self.key = agent_key_for(settings)
+        self.signer = ClientAssertionSigner(settings.agent_client_id, self.key)
+        self._metadata.clear()
+        self._jwks.clear()
+        return self
+
+    # --- display shortcuts --------------------------------------------------------------------------
+    def configuration(self, step: str) -> KeyValues:
+        """The settings and endpoints a step uses: "sign_in", "token_exchange", "jwt_bearer" or "api"."""
+        return step_configuration(self.settings, step, key_id=self.key.kid)
+
+    def public_key(self) -> PublicKeyView:
+        """The agent's public key and JWKS, for display and registration."""
+        return PublicKeyView(
+            self.key, jwks_path=self.settings.agent_public_jwks_file, home=self.settings.home
+        )
+
+    def card(self, token: str, title: str = "Token") -> TokenCard:
+        """A decoded token for display (shortened unless KIT_REDACT is false)."""
+        return TokenCard(token, title=title, redact=self.settings.redact)
+
+    def log(self, label: str | None = None) -> ExchangeLog:
+        """The exchanges of this notebook so far ("view log"), optionally only those with one label."""
+        return self.http.log(label=label)
+
+    # --- discovery --------------------------------------------------------------------------------
+    def org_metadata(self) -> Metadata:
+        """The org authorization server's OIDC metadata (`issuer` checked)."""
+        issuer = self.settings.org_issuer
+        if issuer not in self._metadata:
+            with self.http.labelled("Discovery (org)"):
+                self._metadata[issuer] = fetch_metadata(
+                    self.http, issuer, form="openid", title="Org authorization server"
+                )
+        return self._metadata[issuer]
+
+    def server_metadata(self, issuer: str | None = None) -> Metadata:
+        """A custom authorization server's RFC 8414 metadata (default: the configured audience)."""
+        issuer = issuer or self.settings.audience
+        if issuer == self.settings.org_issuer:
+            return self.org_metadata()
+        if issuer not in self._metadata:
+            with self.http.labelled("Discovery (custom server)"):
+                self._metadata[issuer] = fetch_metadata(
+                    self.http, issuer, form="okta", title="Custom authorization server"
+                )
+        return self._metadata[issuer]
+
+    def jwks_of(self, issuer: str) -> dict[str, Any]:
+        """The JWK Set of an issuer, found through its metadata's `jwks_uri`."""
+        if issuer not in self._jwks:
+            metadata = self.server_metadata(issuer)
+            with self.http.labelled("Keys"):
+                self._jwks[issuer] = fetch_jwks(self.http, metadata["jwks_uri"])
+        return self._jwks[issuer]
+
+    def org_jwks(self) -> dict[str, Any]:
+        """The org keys: they sign ID tokens and ID-JAGs."""
+        return self.jwks_of(self.settings.org_issuer)
+
+    # --- client authentication and token requests -------------------------------------------------
+    def new_assertion(self, endpoint: str) -> str:
+        """A fresh client assertion for one request to `endpoint` (`aud` = the endpoint URL)."""
+        return self.signer.assertion_for(endpoint)
+
+    def check_assertion(self, assertion: str, endpoint: str) -> Checklist:
+        """Check a client assertion against Okta's rules for `endpoint`, before sending it."""
+        return check_client_assertion(
+            assertion, endpoint=endpoint, client_id=self.settings.agent_client_id, key=self.key
+        )
+
+    def token_request(
+        self, url: str, form: dict[str, str], *, assertion: str | None = None, label: str = "Token request"
+    ) -> TokenResponse:
+        """POST `form` to a token endpoint with a client assertion (fresh unless given).
+
+        Raises:
+            OAuthError: Okta's `error` and `error_description`, the status and the exchange.
+            ResponseError: an answer that is not a JSON object.
+        """
+        return post_token_request(self.http, url, form, signer=self.signer, assertion=assertion, label=label)
+
+    # --- the session file ---------------------------------------------------------------------------
+    def remember(self, name: str, value: str, **extra: Any) -> SessionItem:
+        """Store a result for the next notebooks; a JWT's `exp` becomes the expiry."""
+        expires_at = extra.pop("expires_at", None)
+        if expires_at is None and looks_like_jwt(value):
+            expires_at = decode_unverified(value)[1].get("exp")
+        return self.session.save(name, value, expires_at=expires_at, made_by=f"{self.phase}.ipynb", **extra)
+
+    def mark_used(self, name: str) -> None:
+        """Record that a single-use result (the ID-JAG) was redeemed."""
+        self.session.mark_used(name)
+
+    def require(self, name: str) -> SessionItem:
+        """Return an earlier phase's result; headless, re-run the phase(s) that make it if needed.
+
+        A headless re-run logs its requests under the notebook that normally makes the result (so
+        this notebook's log shows only its own requests) and the item returned says it was re-run.
+
+        Raises:
+            SessionError: missing, expired or used, naming the notebook to run (interactive runs).
+        """
+        try:
+            return self.session.get(name)
+        except SessionError as exc:
+            if not self.settings.headless:
+                raise
+            from . import flow
+            from .session import RESULTS
+
+            producer = RESULTS.get(name, (f"{self.phase}.ipynb", name))[0].removesuffix(".ipynb")
+            maker = Kit(self.settings, phase=producer, key=self.key, fresh_log=False)
+            try:
+                flow.rerun(maker, name)
+            except KitError as inner:
+                raise SessionError(f"{exc}; re-running it headless failed: {inner}") from inner
+            self.reran.append(name)
+            item = self.session.get(name)
+            item.rerun_note = f"(headless: {producer}.ipynb was re-run just now, because: {exc})"
+            return item

@@ -1,0 +1,529 @@
+"""Phase 1: the user signs in (authorization code + PKCE) and the ID token is checked.
+
+- RFC 6749 §4.1 (authorization code grant), §4.1.2.1 (error redirect), §10.12 (`state`)
+- RFC 7636 (PKCE, S256 only)
+- OpenID Connect Core 1.0 §3.1.2.1 (authentication request, `nonce`), §3.1.3.7 (ID token validation),
+  §3.1.3.8 (`at_hash`)
+- RFC 8252 §7.3 (loopback redirect for native apps: the listener here)
+
+Three ways to finish the sign-in, one result (`Callback`): a browser with a loopback listener that
+catches the redirect; a pasted URL (when the browser cannot reach the kernel, e.g. a remote
+JupyterHub); and, for the sandbox only, a headless sign-in that completes its form over HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from html import escape
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+from .checks import Checklist
+from .config import Settings, is_loopback_host
+from .constants import ASYMMETRIC_ALGORITHMS, DEFAULT_CLOCK_SKEW
+from .display import KeyValues
+from .errors import SignInError, TokenValidationError
+from .formatting import describe_time, shorten
+from .jwts import decode_unverified, token_hash, verify_signature
+from .pkce import Pkce
+from .transport import KitHTTP
+
+OIDC_VALIDATION = "OIDC Core §3.1.3.7"
+
+
+# --- the authorization request --------------------------------------------------------------------
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """The parameters of one sign-in: `state`, `nonce`, PKCE, and the authorize URL built from them."""
+
+    authorize_url: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    state: str
+    nonce: str
+    pkce: Pkce
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query parameters of the authorize URL, in a readable order."""
+        return {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            # OIDC Core §3.1.2.1: scope MUST contain openid.
+            "scope": self.scope,
+            # RFC 6749 §10.12: state binds the redirect to this request (CSRF).
+            "state": self.state,
+            # OIDC Core §3.1.2.1: nonce binds the ID token to this request (replay).
+            "nonce": self.nonce,
+            # RFC 7636 §4.3: the challenge, S256 only.
+            "code_challenge": self.pkce.challenge,
+            "code_challenge_method": self.pkce.method,
+            **self.extra,
+        }
+
+    @property
+    def url(self) -> str:
+        """The full authorize URL to open in a browser."""
+        return f"{self.authorize_url}?{urlencode(self.params)}"
+
+    def __repr__(self) -> str:
+        return repr(KeyValues(f"Authorization request to {self.authorize_url}", self.params.items()))
+
+    def _repr_html_(self) -> str:
+        return KeyValues(f"Authorization request to {self.authorize_url}", self.params.items())._repr_html_()
+
+
+def new_authorization_request(settings: Settings, **extra: str) -> AuthorizationRequest:
+    """Make a new authorization request: fresh `state`, `nonce` and PKCE verifier (S256)."""
+    return AuthorizationRequest(
+        authorize_url=settings.org_authorize_url,
+        client_id=settings.agent_client_id,
+        redirect_uri=settings.redirect_uri,
+        scope=settings.signin_scope,
+        state=secrets.token_urlsafe(16),
+        nonce=secrets.token_urlsafe(16),
+        pkce=Pkce.new(),
+        extra=dict(extra),
+    )
+
+
+# --- the callback -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Callback:
+    """The redirect back to REDIRECT_URI after a successful sign-in."""
+
+    url: str = field(repr=False)
+    code: str = field(repr=False)
+    state: str
+    how: str
+
+    def __repr__(self) -> str:
+        return repr(
+            KeyValues(
+                f"Redirect received ({self.how})", [("code", shorten(self.code)), ("state", self.state)]
+            )
+        )
+
+    def _repr_html_(self) -> str:
+        return KeyValues(
+            f"Redirect received ({self.how})", [("code", shorten(self.code)), ("state", self.state)]
+        )._repr_html_()
+
+
+def parse_callback(url: str, request: AuthorizationRequest, *, how: str = "redirect") -> Callback:
+    """Read the redirect URL: check it goes to REDIRECT_URI, that `state` matches, take the `code`.
+
+    Raises:
+        SignInError: another address, a `state` mismatch, an `error` redirect (with Okta's error
+            and description), or no `code`.
+    """
+    url = url.strip()
+    got, want = urlsplit(url), urlsplit(request.redirect_uri)
+    if (got.scheme, got.netloc, got.path) != (want.scheme, want.netloc, want.path):
+        raise SignInError(
+            f'redirect URL is "{url[:80]}", expected one starting with "{request.redirect_uri}?"'
+        )
+    query = {k: v[0] for k, v in parse_qs(got.query, keep_blank_values=True).items()}
+    if "error" in query:
+        # RFC 6749 §4.1.2.1: the authorization server reports an error in the redirect.
+        raise SignInError(
+            f"sign-in failed: {query['error']}"
+            + (f": {query['error_description']}" if query.get("error_description") else ""),
+            error=query["error"],
+            error_description=query.get("error_description"),
+        )
+    # RFC 6749 §10.12: the client MUST check state before using the code.
+    if query.get("state") != request.state:
+        raise SignInError(
+            f'redirect "state" is "{query.get("state")}", expected "{request.state}" (RFC 6749 §10.12)'
+        )
+    if not query.get("code"):
+        raise SignInError('redirect has no "code", expected an authorization code (RFC 6749 §4.1.2)')
+    return Callback(url=url, code=query["code"], state=query["state"], how=how)
+
+
+# --- headless: the sandbox's sign-in form ------------------------------------------------------------------
+class _FormParser(HTMLParser):
+    """Collect the forms of a page: action, method and inputs (name, type, value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self._current: dict[str, Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: (v or "") for k, v in attrs}
+        if tag == "form":
+            self._current = {
+                "action": values.get("action", ""),
+                "method": values.get("method", "get").lower(),
+                "inputs": [],
+            }
+            self.forms.append(self._current)
+        elif tag == "input" and self._current is not None:
+            self._current["inputs"].append(
+                {
+                    "name": values.get("name", ""),
+                    "type": values.get("type", "text").lower(),
+                    "value": values.get("value", ""),
+                }
+            )
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def find_password_form(html: str) -> dict[str, Any]:
+    """Return the page's form that has a password input.
+
+    Raises:
+        SignInError: no such form.
+    """
+    parser = _FormParser()
+    parser.feed(html)
+    for form in parser.forms:
+        if any(i["type"] == "password" for i in form["inputs"]):
+            return form
+    raise SignInError(f"the sign-in page has {len(parser.forms)} form(s), expected one with a password input")
+
+
+def sign_in_headless(http: KitHTTP, request: AuthorizationRequest, settings: Settings) -> Callback:
+    """Complete the sandbox's sign-in page over HTTP and return the redirect (sandbox only).
+
+    Raises:
+        SignInError: the org is not a loopback sandbox, the page or credentials were refused.
+    """
+    if not settings.is_sandbox:
+        raise SignInError(
+            f'OKTA_ORG_URL is "{settings.org_url}", expected the loopback sandbox for a headless sign-in; '
+            "against Okta, set KIT_HEADLESS=false and sign in with a browser"
+        )
+    with http.labelled("Sign-in page"):
+        page = http.get(request.url, allow_redirects=False)
+    if page.is_redirect:
+        return parse_callback(page.headers.get("Location", ""), request, how="headless")
+    if page.status_code != 200:
+        text = " ".join(page.text.split())[:160]
+        raise SignInError(
+            f"GET authorize answered HTTP {page.status_code}, expected 200 with a sign-in page: {text}"
+        )
+    form = find_password_form(page.text)
+    data = {
+        i["name"]: i["value"] for i in form["inputs"] if i["name"] and i["type"] not in ("submit", "button")
+    }
+    for item in form["inputs"]:
+        if item["type"] == "password":
+            data[item["name"]] = settings.sandbox_password
+        elif item["name"] in ("username", "identifier", "email"):
+            data[item["name"]] = settings.sandbox_username
+    action = urljoin(page.url, form["action"] or page.url)
+    with http.labelled("Sign-in form"):
+        answer = http.post(action, data=data, allow_redirects=False)
+    if not answer.is_redirect:
+        raise SignInError(
+            f"posting the sign-in form answered HTTP {answer.status_code}, "
+            f"expected 302 to {settings.redirect_uri}; "
+            f"check SANDBOX_USERNAME ({settings.sandbox_username}) and SANDBOX_PASSWORD"
+        )
+    return parse_callback(answer.headers.get("Location", ""), request, how="headless")
+
+
+# --- interactive: a browser and a loopback listener --------------------------------------------------------
+_DONE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family: sans-serif; margin: 3em"><h1>{title}</h1><p>{text}</p></body></html>"""
+
+
+class LoopbackListener:
+    """A tiny HTTP server on REDIRECT_URI's host and port that catches one redirect (RFC 8252 §7.3)."""
+
+    def __init__(self, redirect_uri: str) -> None:
+        parts = urlsplit(redirect_uri)
+        if parts.scheme != "http" or not is_loopback_host(parts.hostname):
+            raise SignInError(
+                f'REDIRECT_URI is "{redirect_uri}", expected http:// on a loopback host to listen on it'
+            )
+        self.path = parts.path or "/"
+        self.host = "127.0.0.1" if parts.hostname in ("localhost", "127.0.0.1") else parts.hostname
+        self.port = parts.port or 80
+        self.netloc = parts.netloc
+        self.url: str | None = None
+        self.caught = threading.Event()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if urlsplit(self.path).path != listener.path:
+                    self.send_error(404)
+                    return
+                listener.url = f"http://{listener.netloc}{self.path}"
+                listener.caught.set()
+                failed = "error=" in urlsplit(self.path).query
+                title = "Sign-in failed" if failed else "Signed in"
+                text = (
+                    "The authorization server sent an error; return to the notebook to read it."
+                    if failed
+                    else "You can close this tab and return to the notebook."
+                )
+                body = _DONE_PAGE.format(title=title, text=escape(text)).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:  # keep the notebook quiet
+                return
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="kit-loopback", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+
+
+class SignIn:
+    """One sign-in in progress. `wait()` returns the Callback.
+
+    Headless (sandbox): the form is completed over HTTP when it starts. Interactive: a browser tab
+    opens on the authorize URL, a loopback listener waits for the redirect, and a text box takes
+    a pasted redirect URL when the browser cannot reach this kernel.
+    """
+
+    def __init__(
+        self,
+        http: KitHTTP,
+        request: AuthorizationRequest,
+        settings: Settings,
+        *,
+        timeout: int = 300,
+        open_browser: bool = True,
+    ) -> None:
+        self.http = http
+        self.request = request
+        self.settings = settings
+        self.timeout = timeout
+        self.open_browser = open_browser
+        self.callback: Callback | None = None
+        self.listener: LoopbackListener | None = None
+        self.listener_problem: str | None = None
+        self._widgets: Any = None
+
+    @property
+    def headless(self) -> bool:
+        """True when the sign-in completes over HTTP (KIT_HEADLESS=true)."""
+        return self.settings.headless
+
+    def start(self) -> SignIn:
+        """Begin: headless, sign in now; interactive, start the listener and open the browser."""
+        if self.headless:
+            self.callback = sign_in_headless(self.http, self.request, self.settings)
+            return self
+        try:
+            self.listener = LoopbackListener(self.request.redirect_uri)
+        except (OSError, SignInError) as exc:
+            self.listener_problem = (
+                f"cannot listen on {self.request.redirect_uri} ({exc}); paste the URL instead"
+            )
+        self._build_widgets()
+        if self.open_browser:
+            import webbrowser
+
+            webbrowser.open(self.request.url)
+        return self
+
+    def _build_widgets(self) -> None:
+        try:
+            import ipywidgets as widgets
+        except ImportError:  # pragma: no cover (ipywidgets is pinned)
+            return
+        link = widgets.HTML(
+            f'<a href="{escape(self.request.url)}" target="_blank" rel="noopener">Open the sign-in page</a>'
+            " (if no tab opened)"
+        )
+        self._status = widgets.Label(value=self.listener_problem or "Waiting for the redirect…")
+        self._pasted = widgets.Text(
+            placeholder=f"{self.request.redirect_uri}?code=…&state=…",
+            description="Pasted URL:",
+            layout=widgets.Layout(width="90%"),
+            style={"description_width": "initial"},
+        )
+        self._widgets = widgets.VBox([link, self._status, self._pasted])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        text = repr(self)
+        if self._widgets is None:
+            return {"text/plain": text}
+        bundle = self._widgets._repr_mimebundle_(**kwargs)  # noqa: SLF001
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = text
+        return data
+
+    def __repr__(self) -> str:
+        if self.headless:
+            return (
+                "Headless sign-in to the sandbox as "
+                + self.settings.sandbox_username
+                + (": redirect received" if self.callback else "")
+            )
+        return (
+            f"Sign in with your browser; waiting up to {self.timeout} s for the redirect to "
+            f"{self.request.redirect_uri}. If the browser cannot reach this kernel, paste the URL it shows "
+            "into the box and run the next cell again."
+        )
+
+    @property
+    def pasted_url(self) -> str:
+        """The URL pasted into the text box (empty if none)."""
+        return self._pasted.value.strip() if self._widgets is not None else ""
+
+    def finish(self, url: str) -> Callback:
+        """Finish with a redirect URL copied from the browser's address bar."""
+        self.callback = parse_callback(url, self.request, how="pasted URL")
+        self._close()
+        return self.callback
+
+    def wait(self, timeout: int | None = None) -> Callback:
+        """Return the redirect: already there (headless), pasted, or caught by the listener.
+
+        Raises:
+            SignInError: nothing arrived within the timeout (says how to paste the URL instead).
+        """
+        if self.callback is not None:
+            return self.callback
+        if self.headless:
+            return self.start().callback  # type: ignore[return-value]
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        try:
+            while True:
+                if self.pasted_url:
+                    return self.finish(self.pasted_url)
+                if self.listener is not None and self.listener.caught.is_set():
+                    self.callback = parse_callback(
+                        self.listener.url or "", self.request, how="loopback listener"
+                    )
+                    return self.callback
+                left = int(deadline - time.monotonic())
+                if left <= 0:
+                    break
+                if self._widgets is not None:
+                    self._status.value = f"waiting… {left} s"
+                time.sleep(0.5)
+        finally:
+            if self.callback is not None:
+                self._close()
+        if self._widgets is not None:
+            self._status.value = "gave up waiting"
+        raise SignInError(
+            f"no redirect reached {self.request.redirect_uri} within {limit} s. "
+            "Finish signing in, then either run "
+            "this cell again, or paste the URL your browser was sent to into the box and run this cell again"
+        )
+
+    def _close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        if self._widgets is not None:
+            self._status.value = "Redirect received."
+
+
+def start_sign_in(
+    http: KitHTTP,
+    request: AuthorizationRequest,
+    settings: Settings,
+    *,
+    timeout: int = 300,
+    open_browser: bool = True,
+) -> SignIn:
+    """Start the sign-in: headless against the sandbox when KIT_HEADLESS is on, else in a browser."""
+    return SignIn(http, request, settings, timeout=timeout, open_browser=open_browser).start()
+
+
+# --- the code for tokens --------------------------------------------------------------------------------
+def code_exchange_form(request: AuthorizationRequest, callback: Callback) -> dict[str, str]:
+    """Return the token request form for the code (client authentication is added when it is sent)."""
+    return {
+        "grant_type": "authorization_code",
+        "code": callback.code,
+        # RFC 6749 §4.1.3: redirect_uri MUST be identical to the one in the authorization request.
+        "redirect_uri": request.redirect_uri,
+        # RFC 7636 §4.5: the verifier proves this client made the authorization request.
+        "code_verifier": request.pkce.verifier,
+    }
+
+
+# --- the ID token --------------------------------------------------------------------------------------
+def check_id_token(
+    id_token: str,
+    *,
+    jwks: dict[str, Any],
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    access_token: str | None = None,
+    now: int | None = None,
+    skew: int = DEFAULT_CLOCK_SKEW,
+) -> Checklist:
+    """Check an ID token as OIDC Core §3.1.3.7 requires (key by `kid`, explicit algorithms)."""
+    now = int(time.time()) if now is None else now
+    checks = Checklist("ID token checks")
+    try:
+        header, claims = decode_unverified(id_token, what="ID token")
+    except TokenValidationError as exc:
+        checks.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+        return checks
+
+    def signature() -> tuple[str, bool]:
+        verify_signature(id_token, jwks, algorithms=ASYMMETRIC_ALGORITHMS, what="ID token")
+        return f'valid (key "{header.get("kid")}")', True
+
+    checks.add(
+        'header "alg"',
+        "RS256/384/512 or ES256/384/512",
+        header.get("alg"),
+        header.get("alg") in ASYMMETRIC_ALGORITHMS,
+        OIDC_VALIDATION + " step 7",
+    )
+    checks.run("signature", "verifies with the org key named by kid", signature, OIDC_VALIDATION + " step 6")
+    checks.equal('"iss"', issuer, claims.get("iss"), OIDC_VALIDATION + " step 2")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    checks.add('"aud"', f"contains {client_id}", aud, client_id in audiences, OIDC_VALIDATION + " step 3")
+    if "azp" in claims or len(audiences) > 1:
+        checks.equal('"azp"', client_id, claims.get("azp"), OIDC_VALIDATION + " steps 4-5")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    checks.add(
+        '"exp"',
+        "in the future",
+        describe_time(exp, reference=now) if exp is not None else "(missing)",
+        isinstance(exp, int) and exp > now - skew,
+        OIDC_VALIDATION + " step 9",
+    )
+    checks.add(
+        '"iat"',
+        "not in the future",
+        describe_time(iat, reference=now) if iat is not None else "(missing)",
+        isinstance(iat, int) and iat <= now + skew,
+        OIDC_VALIDATION + " step 10",
+    )
+    if nonce is not None:
+        checks.equal('"nonce"', nonce, claims.get("nonce"), OIDC_VALIDATION + " step 11")
+    checks.present('"sub"', claims.get("sub"), "OIDC Core §2", expected="the user's id")
+    if access_token is not None and "at_hash" in claims:
+        expected = token_hash(access_token, str(header.get("alg")))
+        checks.equal('"at_hash"', expected, claims.get("at_hash"), "OIDC Core §3.1.3.8")
+    return checks

@@ -1,0 +1,181 @@
+"""Phase 2, step 2: exchange the user's ID token for an ID-JAG at the org authorization server.
+
+- RFC 8693 §2.1 (request), §2.2.1 (response: `issued_token_type`, `token_type`, `expires_in`)
+- draft-ietf-oauth-identity-assertion-authz-grant §3 (the ID-JAG: `typ`, claims) and §4.3
+  (the token exchange profile: `requested_token_type` id-jag, `audience` = the target's issuer)
+- Okta "Set up AI agent token exchange": ID-JAG lifetime 300 s, org keys sign it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .checks import Checklist
+from .constants import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_CLOCK_SKEW,
+    GRANT_TOKEN_EXCHANGE,
+    ID_JAG_JWT_TYP,
+    ID_JAG_MAX_LIFETIME,
+    TOKEN_TYPE_ID_JAG,
+    TOKEN_TYPE_ID_TOKEN,
+)
+from .errors import TokenValidationError
+from .formatting import describe_time
+from .jwts import decode_unverified, looks_like_jwt, verify_signature
+from .oauth import TokenResponse
+
+RFC8693 = "RFC 8693 §2.2.1"
+IDJAG = "ID-JAG §3"
+
+
+def token_exchange_form(
+    *,
+    subject_token: str,
+    audience: str,
+    scopes: list[str] | tuple[str, ...] | str,
+    subject_token_type: str = TOKEN_TYPE_ID_TOKEN,
+    resource: str | None = None,
+) -> dict[str, str]:
+    """Return the token exchange form of SPEC.md step 2 (client authentication is added when sent)."""
+    scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+    form = {
+        "grant_type": GRANT_TOKEN_EXCHANGE,
+        # ID-JAG §4.3: requested_token_type MUST be the ID-JAG token type.
+        "requested_token_type": TOKEN_TYPE_ID_JAG,
+        # ID-JAG §4.3: audience is the target authorization server's issuer, not its token URL.
+        "audience": audience,
+        "scope": scope,
+        "subject_token": subject_token,
+        "subject_token_type": subject_token_type,
+    }
+    if resource:
+        form["resource"] = resource
+    return form
+
+
+def _no_store(headers: dict[str, str]) -> bool:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return "no-store" in lowered.get("cache-control", "").lower()
+
+
+def check_exchange_response(
+    response: TokenResponse | dict[str, Any], *, headers: dict[str, str] | None = None
+) -> Checklist:
+    """Check the token exchange response's shape (RFC 8693 §2.2.1, ID-JAG §4.3)."""
+    headers = headers if headers is not None else getattr(response, "headers", {})
+    checks = Checklist("Token exchange response checks")
+    checks.equal('"issued_token_type"', TOKEN_TYPE_ID_JAG, response.get("issued_token_type"), RFC8693)
+    # RFC 8693 §2.2.1 / ID-JAG §4.3: the ID-JAG is not an access token, so token_type is N_A.
+    checks.equal('"token_type"', "N_A", response.get("token_type"), "ID-JAG §4.3")
+    token = response.get("access_token")
+    checks.add(
+        '"access_token"',
+        "the ID-JAG (a JWT)",
+        "a JWT" if looks_like_jwt(token) else (token or "(missing)"),
+        looks_like_jwt(token),
+        RFC8693,
+    )
+    expires_in = response.get("expires_in")
+    checks.add(
+        '"expires_in"',
+        f"1 to {ID_JAG_MAX_LIFETIME} s",
+        expires_in,
+        isinstance(expires_in, int) and 0 < expires_in <= ID_JAG_MAX_LIFETIME,
+        RFC8693 + "; Okta",
+    )
+    checks.add(
+        '"refresh_token"',
+        "absent",
+        "present" if "refresh_token" in response else "absent",
+        "refresh_token" not in response,
+        "ID-JAG §4.3",
+    )
+    checks.add(
+        "Cache-Control",
+        "no-store",
+        {k.lower(): v for k, v in headers.items()}.get("cache-control", "(absent)"),
+        _no_store(headers),
+        "RFC 6749 §5.1",
+    )
+    return checks
+
+
+def granted_scopes(response: dict[str, Any], requested: str) -> list[str]:
+    """Return the scopes granted: the response's `scope`, else the requested ones (RFC 8693 §2.2.1)."""
+    return sorted((response.get("scope") or requested).split())
+
+
+def check_id_jag(
+    id_jag: str,
+    *,
+    jwks: dict[str, Any],
+    issuer: str,
+    audience: str,
+    client_id: str,
+    subject: str,
+    requested_scopes: list[str] | tuple[str, ...] | str,
+    resource: str | None = None,
+    now: int | None = None,
+    skew: int = DEFAULT_CLOCK_SKEW,
+) -> Checklist:
+    """Check an ID-JAG: signature by kid, `typ`, `iss`, `aud`, `client_id`, `sub`, lifetime, `jti`, scopes."""
+    now = int(time.time()) if now is None else now
+    requested = set(requested_scopes.split() if isinstance(requested_scopes, str) else requested_scopes)
+    checks = Checklist("ID-JAG checks")
+    try:
+        header, claims = decode_unverified(id_jag, what="ID-JAG")
+    except TokenValidationError as exc:
+        checks.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+        return checks
+
+    def signature() -> tuple[str, bool]:
+        verify_signature(id_jag, jwks, algorithms=ASYMMETRIC_ALGORITHMS, what="ID-JAG")
+        return f'valid (key "{header.get("kid")}")', True
+
+    checks.run("signature", "verifies with the org key named by kid", signature, IDJAG + "; RFC 7515 §5.2")
+    # ID-JAG §3: the typ header MUST be oauth-id-jag+jwt.
+    checks.equal('header "typ"', ID_JAG_JWT_TYP, header.get("typ"), IDJAG)
+    checks.equal('"iss"', issuer, claims.get("iss"), IDJAG)
+    aud = claims.get("aud")
+    aud_value = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
+    checks.add('"aud"', audience, aud, aud_value == audience, IDJAG + ": the target server's issuer")
+    checks.equal('"client_id"', client_id, claims.get("client_id"), IDJAG)
+    checks.equal('"sub"', subject, claims.get("sub"), IDJAG + ": the ID token's subject")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    checks.add(
+        '"exp"',
+        "in the future",
+        describe_time(exp, reference=now) if exp is not None else "(missing)",
+        isinstance(exp, int) and exp > now - skew,
+        IDJAG,
+    )
+    checks.add(
+        '"iat"',
+        "not in the future",
+        describe_time(iat, reference=now) if iat is not None else "(missing)",
+        isinstance(iat, int) and iat <= now + skew,
+        IDJAG,
+    )
+    lifetime = exp - iat if isinstance(exp, int) and isinstance(iat, int) else None
+    checks.add(
+        "lifetime",
+        f"at most {ID_JAG_MAX_LIFETIME} s",
+        f"{lifetime} s" if lifetime is not None else "(unknown)",
+        lifetime is not None and 0 < lifetime <= ID_JAG_MAX_LIFETIME,
+        "Okta: ID-JAG lifetime",
+    )
+    checks.present('"jti"', claims.get("jti"), IDJAG, expected="a unique id")
+    scope = claims.get("scope")
+    granted = set(scope.split()) if isinstance(scope, str) else set()
+    checks.add(
+        '"scope"',
+        f"a non-empty subset of {' '.join(sorted(requested))}",
+        " ".join(sorted(granted)) or "(none)",
+        bool(granted) and granted <= requested,
+        IDJAG + "; RFC 8693 §2.2.1",
+    )
+    if resource:
+        checks.equal('"resource"', resource, claims.get("resource"), IDJAG + "; RFC 8707")
+    return checks

@@ -1,0 +1,50 @@
+"""What is committed: no secret in notebooks or tracked files; generated files ignored; the commands shown."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\"d\"\s*:\s*\"[A-Za-z0-9_-]{20,}")
+#: A whole JWT: header and payload segments, then a signature of real length.
+WHOLE_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{40,}")
+
+
+def tracked_files() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [ROOT / line for line in listed.stdout.splitlines() if (ROOT / line).is_file()]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("notebooks/*.ipynb")), ids=lambda p: p.name)
+def test_a_committed_notebook_holds_no_private_key_and_no_whole_token(path):
+    text = path.read_text()
+    assert not PRIVATE_KEY.search(text)
+    assert not WHOLE_JWT.search(text)
+
+
+def test_no_tracked_file_holds_a_private_key():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in tracked_files()
+        if p.suffix not in {".png", ".jpg"} and PRIVATE_KEY.search(p.read_text(errors="replace"))
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "generated", [".env", ".keys/agent.pem", ".sandbox/keys/org.jwk.json", ".kit/session.json", ".venv/x"]
+)
+def test_generated_files_are_ignored_by_git(generated):
+    result = subprocess.run(["git", "check-ignore", "-q", generated], cwd=ROOT)
+    assert result.returncode == 0, f"{generated} is not git-ignored"
+
+
+def test_the_readme_shows_the_two_commands_and_ci_runs_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
