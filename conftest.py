@@ -40,6 +40,21 @@ def _restore_environment() -> None:
         _outer_environ = None
 
 
+#: Output types nbval does not compare, beyond its own list (widget views, PNG, JPEG): SVG pictures drawn
+#: from live timings and times differ on every run; each picture carries a text/plain rendering of the
+#: same facts beside it, and that text is compared.
+EXTRA_SKIP_COMPARE = ("image/svg+xml",)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    for notebook in {item.parent for item in items if _is_notebook_cell(item)}:
+        skip = getattr(notebook, "skip_compare", None)
+        if skip is not None:
+            notebook.skip_compare = tuple(skip) + tuple(t for t in EXTRA_SKIP_COMPARE if t not in skip)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Runs before nbval's own set-up, which starts the notebook's kernel with os.environ as it is.
