@@ -4,6 +4,7 @@
 #   make lab       set up, start the sandbox if needed, open JupyterLab on notebooks/
 #   make test      set up, lint, and run every test (helpers, sandbox, notebooks under nbval, ...)
 #   make sandbox   set up, then run the sandbox in the foreground (Ctrl-C stops it)
+#   make export    set up, run every notebook headless and write HTML, Markdown and an index to exports/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,15 +13,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.stamp
 PYTEST_ARGS ?=
+EXPORT_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test lint sandbox sandbox-start sandbox-stop sandbox-status notebooks clean
+.PHONY: help setup lab test lint sandbox sandbox-start sandbox-stop sandbox-status notebooks export exercises bench clean
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (starts the sandbox when the org URL is local)"
 	@echo "make test      lint and run every test"
+	@echo "make test-browser  run only the browser tests (JupyterLab in Chromium; screenshots in pytest's tmp folders)"
 	@echo "make sandbox   run the sandbox in the foreground"
 	@echo "make notebooks re-run the notebooks headless and store their outputs (for authors)"
+	@echo "make bench     run the benchmarks and print their figures (BENCH_ARGS=\"endpoints fuzz\")"
+	@echo "make exercises write the blank exercise notebooks to exercises/ (for trainers)"
+	@echo "make export    publish the notebooks: HTML, Markdown, index in exports/ (EXPORT_ARGS=\"--out DIR 00 01\")"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0])'
@@ -47,13 +54,30 @@ sandbox-status: setup
 	$(BIN)/python -m sandbox status
 
 lint: setup
-	$(BIN)/ruff check helpers sandbox tests tools
+	$(BIN)/ruff check helpers sandbox tests tools bench
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Only the browser tests (JupyterLab in /usr/bin/chromium); `make test` runs them too.
+.PHONY: test-browser
+test-browser: setup
+	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
+
 notebooks: setup
 	$(BIN)/python tools/run_notebooks.py
+
+# The notebooks with each "your turn" answer replaced by its blank, outputs cleared (git-ignored).
+exercises: setup
+	$(BIN)/python tools/make_exercises.py
+
+# Fetches the pages' pinned scripts from npm into tools/export_assets/node_modules the first time.
+export: setup
+	$(BIN)/python tools/export.py $(EXPORT_ARGS)
+
+# Figures, not pass/fail: per-endpoint latency, throughput, notebooks, client assertions, a long fuzz run.
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -67,6 +67,7 @@ _MODULES = {
     "discovery",
     "display",
     "errors",
+    "exercises",
     "flow",
     "forms",
     "formatting",
@@ -74,12 +75,16 @@ _MODULES = {
     "jwts",
     "keys",
     "kit",
+    "notebook_errors",
     "oauth",
+    "pictures",
     "pkce",
     "session",
     "signin",
+    "system_log",
     "token_exchange",
     "transport",
+    "troubleshooting",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_MODULES)
@@ -95,3 +100,13 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _show_kit_errors_briefly() -> None:
+    # In a notebook, a KitError shows as its message (what to fix) instead of a long traceback.
+    from .notebook_errors import install
+
+    install()
+
+
+_show_kit_errors_briefly()

@@ -49,6 +49,15 @@ ENV_VARS = (
     "SANDBOX_PASSWORD",
 )
 
+#: The Okta API token that reads the System Log (`Authorization: SSWS …`): the sandbox's (`make lab`
+#: writes it) or your org's. A secret: never in `describe()`, the form, an output or a log.
+API_TOKEN_VAR = "OKTA_API_TOKEN"
+#: How long an interactive sign-in waits for the browser's redirect, in whole seconds.
+SIGNIN_TIMEOUT_VAR = "KIT_SIGNIN_TIMEOUT"
+DEFAULT_SIGNIN_TIMEOUT = 300
+#: Variables read and saved like the others but kept out of the form and `describe()`.
+HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR)
+
 #: Values used when neither the environment nor the env file sets a variable (same as .env.example).
 DEFAULTS: dict[str, str] = {
     "OKTA_ORG_URL": "http://127.0.0.1:8400",
@@ -140,6 +149,8 @@ class Settings:
     headless: bool = False
     sandbox_username: str = DEFAULTS["SANDBOX_USERNAME"]
     sandbox_password: str = field(default=DEFAULTS["SANDBOX_PASSWORD"], repr=False)
+    okta_api_token: str | None = field(default=None, repr=False)
+    signin_timeout: int = DEFAULT_SIGNIN_TIMEOUT
     home: Path = field(default_factory=kit_home)
     env_file: Path | None = None
     state_dir: Path | None = None
@@ -349,6 +360,15 @@ def _boolean(name: str, value: str) -> bool:
     )
 
 
+def _whole_seconds(name: str, value: str, default: int) -> int:
+    if not value:
+        return default
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    problem = _problem(name, value, f"a whole number of seconds, 1 or more (default {default})")
+    raise ConfigError(problem, problems=[problem])
+
+
 def _resolve_path(home: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (home / path)
@@ -372,6 +392,8 @@ def read_env_values(env_file: Path | None = None) -> dict[str, str]:
             values[name] = file_values[name]
         else:
             values[name] = DEFAULTS[name]
+    for name in HIDDEN_VARS:
+        values[name] = os.environ.get(name, file_values.get(name, ""))
     # A default (or an environment value) may itself refer to another variable.
     for name, value in values.items():
         values[name] = _VAR_REF.sub(lambda m: values.get(m.group(1), os.environ.get(m.group(1), "")), value)
@@ -387,7 +409,13 @@ def settings_from_values(
 ) -> Settings:
     """Build and validate Settings from `.env`-style variables (missing ones take DEFAULTS)."""
     home = home or kit_home()
+    env_file = env_file or env_file_path(home)
     v = {**DEFAULTS, **{k: str(val) for k, val in values.items() if val is not None}}
+    missing_hidden = [name for name in HIDDEN_VARS if name not in v]
+    if missing_hidden:
+        # A form edits only ENV_VARS: the hidden ones keep what the environment and env file say.
+        stored = read_env_values(env_file)
+        v.update({name: stored.get(name, "") for name in missing_hidden})
     v = {k: val.strip() for k, val in v.items()}
     v["API_URL"] = _VAR_REF.sub(lambda m: v.get(m.group(1), ""), v["API_URL"])
     settings = Settings(
@@ -413,8 +441,12 @@ def settings_from_values(
         headless=_boolean("KIT_HEADLESS", v["KIT_HEADLESS"]),
         sandbox_username=v["SANDBOX_USERNAME"],
         sandbox_password=v["SANDBOX_PASSWORD"],
+        okta_api_token=v.get(API_TOKEN_VAR) or None,
+        signin_timeout=_whole_seconds(
+            SIGNIN_TIMEOUT_VAR, v.get(SIGNIN_TIMEOUT_VAR, ""), DEFAULT_SIGNIN_TIMEOUT
+        ),
         home=home,
-        env_file=env_file or env_file_path(home),
+        env_file=env_file,
         state_dir=state_dir or state_dir_path(home),
     )
     settings.validate()
@@ -456,7 +488,7 @@ def save_settings(
         wanted = settings_or_changes.to_env()
         path = Path(env_file) if env_file else (settings_or_changes.env_file or env_file_path())
     else:
-        unknown = sorted(set(settings_or_changes) - set(ENV_VARS))
+        unknown = sorted(set(settings_or_changes) - set(ENV_VARS) - set(HIDDEN_VARS))
         if unknown:
             raise ConfigError(
                 f"cannot save {', '.join(unknown)}: not a kit setting (expected one of {', '.join(ENV_VARS)})"
@@ -479,7 +511,7 @@ def save_settings(
 
     def current(name: str) -> str:
         # The value the file gives today (a default when absent), references filled with the new values.
-        template = raw[name] if name in raw else DEFAULTS[name]
+        template = raw[name] if name in raw else DEFAULTS.get(name, "")
         return _VAR_REF.sub(lambda m: merged.get(m.group(1), ""), template)
 
     changed = [name for name, value in wanted.items() if current(name) != value]

@@ -10,6 +10,7 @@ click. Each form's text/plain output is a stable summary (what nbval and static 
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
@@ -46,7 +47,18 @@ LABELS = {
 }
 
 _LAYOUT = {"width": "95%"}
-_STYLE = {"description_width": "16em"}
+# Wide enough for the longest label ("Audience (empty: custom issuer)"): a narrower one is cut off.
+_STYLE = {"description_width": "18em"}
+
+
+def status_line(text: str = "") -> widgets.HTML:
+    """A status line that wraps: a Label cuts a long message off at the form's edge."""
+    return widgets.HTML(value=escape(text, quote=False))
+
+
+def say(line: widgets.HTML, text: str) -> None:
+    """Show plain `text` in a status line (escaped: a message may quote `<` or `&`)."""
+    line.value = escape(text, quote=False)
 
 
 def _bundle(widget: widgets.Widget, text: str, **kwargs: Any) -> dict[str, Any]:
@@ -71,9 +83,12 @@ class ConfigForm:
         for name in ENV_VARS:
             self.fields[name] = self._make_field(name)
         self.where = widgets.ToggleButtons(
-            options=[SANDBOX, OKTA], description="Where the flow runs:", style=_STYLE
+            options=[SANDBOX, OKTA],
+            description="Where the flow runs:",
+            # The buttons' default width cuts "Sandbox (local, offline)" off.
+            style={**_STYLE, "button_width": "auto"},
         )
-        self.status = widgets.Label(value="")
+        self.status = status_line()
         self.use_existing = widgets.Button(
             description="Use existing configuration", icon="refresh", layout={"width": "auto"}
         )
@@ -94,21 +109,29 @@ class ConfigForm:
     def _make_field(self, name: str) -> widgets.Widget:
         label = LABELS[name]
         if name in ("KIT_REDACT", "KIT_HEADLESS"):
-            return widgets.Checkbox(description=label, style=_STYLE, indent=True)
+            # The default width (300px) holds the indent, not the label after the box.
+            return widgets.Checkbox(description=label, style=_STYLE, indent=True, layout=_LAYOUT)
         if name == "AGENT_KEY_ALG":
-            return widgets.Dropdown(options=list(SUPPORTED_ALGS), description=label, style=_STYLE)
+            # The default width leaves the choice no room next to its label ("RS2…").
+            return widgets.Dropdown(
+                options=list(SUPPORTED_ALGS), description=label, style=_STYLE, layout={"width": "30em"}
+            )
         if name == "SUBJECT_TOKEN_TYPE":
             return widgets.Dropdown(
                 options=list(SUBJECT_TOKEN_TYPES), description=label, style=_STYLE, layout=_LAYOUT
             )
         if name == "SANDBOX_PASSWORD":
-            return widgets.Password(description=label, style=_STYLE, layout=_LAYOUT)
+            # Never filled in: a widget's value is saved in the notebook's widget state. Empty keeps
+            # the password the settings already hold; typing one replaces it.
+            return widgets.Password(
+                description=label, placeholder="(unchanged; type to replace)", style=_STYLE, layout=_LAYOUT
+            )
         return widgets.Text(description=label, style=_STYLE, layout=_LAYOUT)
 
     def _fill(self, settings: Settings) -> None:
         env = settings.to_env()
         for name, widget in self.fields.items():
-            value = env[name]
+            value = "" if name == "SANDBOX_PASSWORD" else env[name]
             widget.value = (value == "true") if isinstance(widget, widgets.Checkbox) else value
         self.where.value = SANDBOX if settings.is_sandbox else OKTA
 
@@ -129,7 +152,7 @@ class ConfigForm:
         try:
             action()
         except KitError as exc:
-            self.status.value = f"Not done: {exc}"
+            say(self.status, f"Not done: {exc}")
 
     def values(self) -> dict[str, str]:
         """The form's current values as `.env` variables."""
@@ -139,6 +162,8 @@ class ConfigForm:
             out[name] = (
                 ("true" if value else "false") if isinstance(widget, widgets.Checkbox) else str(value).strip()
             )
+        if not out["SANDBOX_PASSWORD"]:
+            out["SANDBOX_PASSWORD"] = self._settings.sandbox_password
         return out
 
     def settings(self) -> Settings:
@@ -158,7 +183,7 @@ class ConfigForm:
         """ "Use existing configuration": load the settings from the environment and env file again."""
         self._settings = load_settings(self._settings.env_file)
         self._fill(self._settings)
-        self.status.value = "Loaded the existing configuration."
+        say(self.status, "Loaded the existing configuration.")
         return self._settings
 
     def save(self) -> list[str]:
@@ -166,8 +191,9 @@ class ConfigForm:
         settings = self.settings()
         changed = save_settings(settings)
         self._settings = settings
-        self.status.value = (
-            f"Saved {len(changed)} changed setting(s)." if changed else "Nothing to save: no change."
+        say(
+            self.status,
+            f"Saved {len(changed)} changed setting(s)." if changed else "Nothing to save: no change.",
         )
         return changed
 
@@ -217,7 +243,7 @@ class AudienceForm:
             style={"description_width": "10em"},
             layout=_LAYOUT,
         )
-        self.status = widgets.Label(value="Scopes not loaded yet: type them in Other scopes, or Load scopes.")
+        self.status = status_line("Scopes not loaded yet: type them in Other scopes, or Load scopes.")
         self.loaded_from: str | None = None
         self.load_button.on_click(lambda _: self.load_scopes())
         self.save_button.on_click(lambda _: self._save_safely())
@@ -257,7 +283,7 @@ class AudienceForm:
         except KitError as exc:
             self.scope_list.options = []
             self.loaded_from = None
-            self.status.value = f"Could not load scopes ({exc}); type them in Other scopes."
+            say(self.status, f"Could not load scopes ({exc}); type them in Other scopes.")
             return []
         public = [s for s in metadata.scopes_supported if s not in OIDC_SCOPES]
         self.scope_list.options = public
@@ -265,12 +291,13 @@ class AudienceForm:
         self.manual_box.value = " ".join(s for s in wanted if s not in public)
         self.loaded_from = metadata.url
         if public:
-            self.status.value = (
+            say(
+                self.status,
                 f"Loaded {len(public)} public scope(s). A scope not in public metadata can be "
-                "typed in Other scopes."
+                "typed in Other scopes.",
             )
         else:
-            self.status.value = "The server lists no public scopes: type the scopes in Other scopes."
+            say(self.status, "The server lists no public scopes: type the scopes in Other scopes.")
         return public
 
     def save(self) -> list[str]:
@@ -290,14 +317,14 @@ class AudienceForm:
             {"AUDIENCE": audience, "AGENT_SCOPES": updated.agent_scope}, self.settings.env_file
         )
         self.settings = updated
-        self.status.value = f"Saved {', '.join(changed)}." if changed else "Nothing to save: no change."
+        say(self.status, f"Saved {', '.join(changed)}." if changed else "Nothing to save: no change.")
         return changed
 
     def _save_safely(self) -> None:
         try:
             self.save()
         except KitError as exc:
-            self.status.value = f"Not saved: {exc}"
+            say(self.status, f"Not saved: {exc}")
 
     def __repr__(self) -> str:
         loaded = ", ".join(self.scope_list.options) if self.scope_list.options else "(none loaded)"

@@ -9,6 +9,11 @@
 Three ways to finish the sign-in, one result (`Callback`): a browser with a loopback listener that
 catches the redirect; a pasted URL (when the browser cannot reach the kernel, e.g. a remote
 JupyterHub); and, for the sandbox only, a headless sign-in that completes its form over HTTP.
+
+An interactive sign-in waits up to `KIT_SIGNIN_TIMEOUT` seconds (environment, then `.env`; default 300)
+for the redirect. While a cell waits, the kernel reads no widget change from the browser (they are
+queued until the cell ends): a URL pasted during the wait is read when the cell runs again, and the
+form says so.
 """
 
 from __future__ import annotations
@@ -238,6 +243,14 @@ def sign_in_headless(http: KitHTTP, request: AuthorizationRequest, settings: Set
 
 
 # --- interactive: a browser and a loopback listener --------------------------------------------------------
+#: What the sign-in form says about the pasted-URL box (the kernel reads it only between cells).
+PASTE_HELP = (
+    "If your browser cannot reach this kernel (a remote JupyterHub, another machine), copy the address "
+    "it ends on into the box. While a cell waits for the sign-in, the kernel cannot read this box: "
+    "a URL pasted during the wait is read when the cell runs again."
+)
+
+
 _DONE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body style="font-family: sans-serif; margin: 3em"><h1>{title}</h1><p>{text}</p></body></html>"""
 
@@ -300,7 +313,8 @@ class SignIn:
 
     Headless (sandbox): the form is completed over HTTP when it starts. Interactive: a browser tab
     opens on the authorize URL, a loopback listener waits for the redirect, and a text box takes
-    a pasted redirect URL when the browser cannot reach this kernel.
+    a pasted redirect URL when the browser cannot reach this kernel. `timeout` (seconds) defaults to
+    KIT_SIGNIN_TIMEOUT, else 300.
     """
 
     def __init__(
@@ -309,13 +323,13 @@ class SignIn:
         request: AuthorizationRequest,
         settings: Settings,
         *,
-        timeout: int = 300,
+        timeout: int | None = None,
         open_browser: bool = True,
     ) -> None:
         self.http = http
         self.request = request
         self.settings = settings
-        self.timeout = timeout
+        self._timeout = timeout
         self.open_browser = open_browser
         self.callback: Callback | None = None
         self.listener: LoopbackListener | None = None
@@ -327,6 +341,11 @@ class SignIn:
         """True when the sign-in completes over HTTP (KIT_HEADLESS=true)."""
         return self.settings.headless
 
+    @property
+    def timeout(self) -> int:
+        """Seconds `wait()` waits for the redirect: as given, else KIT_SIGNIN_TIMEOUT, else 300."""
+        return self.settings.signin_timeout if self._timeout is None else self._timeout
+
     def start(self) -> SignIn:
         """Begin: headless, sign in now; interactive, start the listener and open the browser."""
         if self.headless:
@@ -335,9 +354,7 @@ class SignIn:
         try:
             self.listener = LoopbackListener(self.request.redirect_uri)
         except (OSError, SignInError) as exc:
-            self.listener_problem = (
-                f"cannot listen on {self.request.redirect_uri} ({exc}); paste the URL instead"
-            )
+            self.listener_problem = f"cannot listen on {self.request.redirect_uri} ({exc})"
         self._build_widgets()
         if self.open_browser:
             import webbrowser
@@ -354,14 +371,28 @@ class SignIn:
             f'<a href="{escape(self.request.url)}" target="_blank" rel="noopener">Open the sign-in page</a>'
             " (if no tab opened)"
         )
-        self._status = widgets.Label(value=self.listener_problem or "Waiting for the redirect…")
+        if self.listener_problem:
+            status = (
+                f"The kernel {self.listener_problem}: sign in, paste the URL your browser ends on into "
+                "the box, then run the next cell."
+            )
+        else:
+            status = (
+                f"Listening on {self.request.redirect_uri}: the next cell waits up to {self.timeout} s "
+                "for the redirect."
+            )
+        # HTML, not Label: a Label cuts a long status off at the form's edge.
+        self._status = widgets.HTML(value=escape(status, quote=False))
         self._pasted = widgets.Text(
             placeholder=f"{self.request.redirect_uri}?code=…&state=…",
             description="Pasted URL:",
             layout=widgets.Layout(width="90%"),
             style={"description_width": "initial"},
         )
-        self._widgets = widgets.VBox([link, self._status, self._pasted])
+        help_text = widgets.HTML(
+            f'<div style="font-size: smaller; line-height: 1.4">{escape(PASTE_HELP, quote=False)}</div>'
+        )
+        self._widgets = widgets.VBox([link, self._status, self._pasted, help_text])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         text = repr(self)
@@ -381,8 +412,7 @@ class SignIn:
             )
         return (
             f"Sign in with your browser; waiting up to {self.timeout} s for the redirect to "
-            f"{self.request.redirect_uri}. If the browser cannot reach this kernel, paste the URL it shows "
-            "into the box and run the next cell again."
+            f"{self.request.redirect_uri}. " + PASTE_HELP
         )
 
     @property
@@ -406,39 +436,55 @@ class SignIn:
             return self.callback
         if self.headless:
             return self.start().callback  # type: ignore[return-value]
+        if self.pasted_url:
+            return self.finish(self.pasted_url)
+        if self.listener is None:
+            # Nothing can arrive while this cell runs: no listener, and the box is read only between cells.
+            message = (
+                f"nothing to wait for: the kernel {self.listener_problem or 'has not started the sign-in'}. "
+                "Paste the URL your browser was sent to into the box, then run this cell again"
+            )
+            self._show(f"Not waiting: {message}.")
+            raise SignInError(message)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         try:
             while True:
-                if self.pasted_url:
+                if self.pasted_url:  # only when the box changed before this cell began (see PASTE_HELP)
                     return self.finish(self.pasted_url)
-                if self.listener is not None and self.listener.caught.is_set():
+                if self.listener.caught.is_set():
                     self.callback = parse_callback(
                         self.listener.url or "", self.request, how="loopback listener"
                     )
                     return self.callback
-                left = int(deadline - time.monotonic())
+                left = int(deadline - time.monotonic() + 0.999)
                 if left <= 0:
                     break
-                if self._widgets is not None:
-                    self._status.value = f"waiting… {left} s"
-                time.sleep(0.5)
+                self._show(
+                    f"Waiting for the redirect to {self.request.redirect_uri}: {left} s left of {limit} s. "
+                    "A URL pasted now is read when the cell runs again."
+                )
+                self.listener.caught.wait(0.5)
         finally:
             if self.callback is not None:
                 self._close()
-        if self._widgets is not None:
-            self._status.value = "gave up waiting"
-        raise SignInError(
-            f"no redirect reached {self.request.redirect_uri} within {limit} s. "
-            "Finish signing in, then either run "
-            "this cell again, or paste the URL your browser was sent to into the box and run this cell again"
+        message = (
+            f"no redirect reached {self.request.redirect_uri} within {limit} s. Finish signing in, then "
+            "either run this cell again, or paste the URL your browser was sent to into the box and run "
+            "this cell again"
         )
+        self._show(f"Gave up waiting after {limit} s: {message}.")
+        raise SignInError(message)
+
+    def _show(self, text: str) -> None:
+        if self._widgets is not None:
+            self._status.value = escape(text, quote=False)
 
     def _close(self) -> None:
         if self.listener is not None:
             self.listener.close()
-        if self._widgets is not None:
-            self._status.value = "Redirect received."
+        how = f" ({self.callback.how})" if self.callback is not None else ""
+        self._show(f"Redirect received{how}.")
 
 
 def start_sign_in(
@@ -446,10 +492,13 @@ def start_sign_in(
     request: AuthorizationRequest,
     settings: Settings,
     *,
-    timeout: int = 300,
+    timeout: int | None = None,
     open_browser: bool = True,
 ) -> SignIn:
-    """Start the sign-in: headless against the sandbox when KIT_HEADLESS is on, else in a browser."""
+    """Start the sign-in: headless against the sandbox when KIT_HEADLESS is on, else in a browser.
+
+    An interactive sign-in waits `timeout` seconds (default: KIT_SIGNIN_TIMEOUT, else 300).
+    """
     return SignIn(http, request, settings, timeout=timeout, open_browser=open_browser).start()
 
 

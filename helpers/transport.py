@@ -50,6 +50,8 @@ TOKEN_FIELDS = frozenset(
 )
 #: Fields whose values are never shown, even shortened.
 SECRET_FIELDS = frozenset({"password", "client_secret", "passwd", "secret"})
+#: Authorization schemes whose credentials are never shown: Basic (a secret), SSWS (an Okta API token).
+HIDDEN_SCHEMES = frozenset({"basic", "ssws"})
 #: Headers whose values carry credentials.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "dpop", "proxy-authorization"})
 
@@ -68,6 +70,7 @@ ENV_HINTS = {
     "PASSWORD": "the password",
     "CLIENT_SECRET": "the client secret",
     "COOKIE": "the session cookie",
+    "OKTA_API_TOKEN": "your Okta API token (SSWS), as in .env",
 }
 
 #: Default timeouts: (connect, read) seconds.
@@ -101,7 +104,8 @@ def redact_header(name: str, value: str, *, redact: bool = True) -> str:
     lowered = name.lower()
     if lowered in ("authorization", "proxy-authorization"):
         scheme, _, credentials = value.partition(" ")
-        if scheme.lower() == "basic":
+        # Basic carries a secret, SSWS an Okta API token: hidden always, even with redaction off.
+        if scheme.lower() in HIDDEN_SCHEMES:
             return f"{scheme} {HIDDEN}"
         return f"{scheme} {shorten(credentials, redact=redact)}"
     if lowered in CREDENTIAL_HEADERS:
@@ -341,8 +345,10 @@ class CurlCommand:
                 continue
             if lowered in ("authorization", "proxy-authorization"):
                 scheme, _, credentials = value.partition(" ")
-                variable = "ACCESS_TOKEN" if scheme.lower() in ("bearer", "dpop") else "CLIENT_CREDENTIALS"
-                needed[variable] = credentials if scheme.lower() != "basic" else ""
+                variable = {"bearer": "ACCESS_TOKEN", "dpop": "ACCESS_TOKEN", "ssws": "OKTA_API_TOKEN"}.get(
+                    scheme.lower(), "CLIENT_CREDENTIALS"
+                )
+                needed[variable] = credentials if scheme.lower() not in HIDDEN_SCHEMES else ""
                 shown.append(f"-H {shell_quote(f'{name}: ' + redact_header(name, value, redact=redact))}")
                 replay.append(f'-H "{name}: {scheme} ${variable}"')
             elif lowered == "cookie":
@@ -372,7 +378,10 @@ class CurlCommand:
             value = needed[variable]
             fill = (
                 value
-                if (not redact and variable not in ("PASSWORD", "CLIENT_SECRET", "CLIENT_CREDENTIALS"))
+                if (
+                    not redact
+                    and variable not in ("PASSWORD", "CLIENT_SECRET", "CLIENT_CREDENTIALS", "OKTA_API_TOKEN")
+                )
                 else ""
             )
             hint = ENV_HINTS.get(variable, f"the value of {variable}")

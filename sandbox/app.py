@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from . import authorize
+from . import authorize, system_log
 from .constants import ORG_AUTHORIZE_PATH, ORG_KEYS_PATH, ORG_TOKEN_PATH, ORG_USERINFO_PATH
 from .core import Sandbox
 from .errors import SandboxError, refuse
@@ -78,6 +78,8 @@ def check_form_post(sandbox: Sandbox, *, repeatable: frozenset[str] = frozenset(
 def create_app(sandbox: Sandbox) -> Flask:
     """Build the Flask app serving the org server, the custom servers and the demo API."""
     app = Flask("sandbox")
+    # "/oauth2//v1/token" is an unknown path (a 404 in the OAuth shape), not a redirect to another one.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = sandbox.config.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = sandbox.config.max_body_bytes
     app.json.sort_keys = False
@@ -86,6 +88,8 @@ def create_app(sandbox: Sandbox) -> Flask:
     customs = {sid: CustomServer(sandbox, server) for sid, server in sandbox.config.servers.items()}
     api = TodoApi(sandbox)
     app.extensions["sandbox_servers"] = {"org": org, "custom": customs, "api": api}
+    # The System Log (GET /api/v1/logs, SSWS token) and X-Okta-Request-Id on every response.
+    system_log.register(app, sandbox)
 
     def custom(server_id: str) -> CustomServer:
         server = customs.get(server_id)

@@ -152,11 +152,14 @@ class SandboxOpenIDCode(OpenIDCode):
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
         now = int(time.time())
+        lifetime = client.config.id_token_lifetime
+        if lifetime is None:
+            lifetime = self.sandbox.config.lifetimes.id_token
         return {
             "iss": self.sandbox.issuer,
             "aud": client.get_client_id(),  # Okta: a string, the client_id
             "iat": now,
-            "exp": now + self.sandbox.config.lifetimes.id_token,
+            "exp": now + lifetime,
         }
 
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
@@ -218,10 +221,10 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
         )
         self.sandbox.codes.put(code, record, record.expires_at)
         events.record_success(
-            "sandbox.authorize.code_issued",
+            events.AUTHORIZE_CODE,
             client_id=record.client_id,
             user_id=record.user_id,
-            scope=record.scope,
+            grantedScopes=record.scope,
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthCode:
@@ -264,7 +267,11 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
             "sub": user.username,
         }
         events.record_success(
-            "sandbox.token.authorization_code", client_id=claims["cid"], user_id=user.id, scope=scope
+            events.ID_TOKEN_GRANT,
+            client_id=claims["cid"],
+            user_id=user.id,
+            issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
+            grantedScopes=scope,
         )
         return {
             "token_type": "Bearer",
@@ -377,14 +384,15 @@ def authorize_post(sandbox: Sandbox, server: OrgServer, form: dict[str, list[str
     user = sandbox.config.users.get(username)
     if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
         events.record_failure(
-            "sandbox.authorize.sign_in",
-            "invalid_password_credentials",
+            events.SESSION_START,
+            "INVALID_CREDENTIALS",
             client_id=client.get_client_id(),
             username=username,
         )
         return _signin_page(sandbox, transaction_id, client, failed=True, username=username)
     if sandbox.transactions.pop(transaction_id) is None:  # single use, even under concurrent posts
         return error_page(sandbox, refuse("request_expired"))
+    events.record_success(events.SESSION_START, client_id=client.get_client_id(), user_id=user.id)
     oauth_request = SandboxRequest("GET", sandbox.authorize_url, request.headers, params)
     oauth_request.auth_time = int(time.time())
     redirect_uri = params["redirect_uri"][0]

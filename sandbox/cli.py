@@ -5,6 +5,7 @@
     python -m sandbox start  (same options)   # detached; waits until the discovery document answers
     python -m sandbox stop   [--data-dir .sandbox]
     python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...]   # exit 0 running, 3 not
+    python -m sandbox token  [--data-dir .sandbox]   # the System Log API token (SSWS), for OKTA_API_TOKEN
 
 The sandbox binds 127.0.0.1 unless told otherwise; another address needs `--allow-remote`.
 """
@@ -26,6 +27,7 @@ import requests
 
 from .config import ConfigError, SandboxConfig, load_config
 from .serving import is_loopback, make_served_sandbox
+from .system_log import ensure_api_token
 
 EXIT_NOT_RUNNING = 3
 PID_FILE = "sandbox.pid"
@@ -72,13 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("--timeout", type=float, default=10.0)
     status = sub.add_parser("status", help="say whether a sandbox runs (exit 0) or not (exit 3)")
     common(status, serving=False)
+    token = sub.add_parser(
+        "token", help="print the System Log API token (Authorization: SSWS …), creating it if missing"
+    )
+    token.add_argument("--data-dir", default=".sandbox")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "status": cmd_status}
+    handlers = {
+        "serve": cmd_serve,
+        "start": cmd_start,
+        "stop": cmd_stop,
+        "status": cmd_status,
+        "token": cmd_token,
+    }
     return handlers[args.command](args)
 
 
@@ -313,3 +325,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"not running (data folder {data_dir}, {url})")
     return EXIT_NOT_RUNNING
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print the data folder's System Log API token (made on the sandbox's first start, or now)."""
+    try:
+        print(ensure_api_token(Path(args.data_dir).resolve()), flush=True)
+    except (OSError, RuntimeError) as exc:
+        _err(f"sandbox: {exc}")
+        return 1
+    return 0

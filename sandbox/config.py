@@ -65,6 +65,9 @@ class Client:
     jwks_file: Path | None = None
     jwks_uri: str | None = None
     jwks: dict[str, Any] | None = field(default=None, repr=False)
+    #: This client's ID token lifetime in seconds (default: lifetimes.id_token). Zero or negative
+    #: issues ID tokens that are already expired (`exp` = `iat` + this): the troubleshooting case.
+    id_token_lifetime: int | None = None
 
     @property
     def is_public(self) -> bool:
@@ -415,6 +418,9 @@ def _parse_clients(table: _Table, base_dir: Path) -> dict[str, Client]:
             jwks_file=path,
             jwks_uri=jwks_uri,
             jwks=dict(jwks) if jwks is not None else None,
+            id_token_lifetime=(
+                t.int("id_token_lifetime", 0, minimum=-86400) if "id_token_lifetime" in t.data else None
+            ),
         )
         t.done()
     return clients

@@ -230,11 +230,12 @@ class SandboxIDJAGGrant(IDJAGGrant):
             "sub": user.username,
         }
         events.record_success(
-            "sandbox.token.jwt_bearer",
+            events.ACCESS_TOKEN_GRANT,
             client_id=claims["cid"],
             user_id=user.id,
-            server=self.auth_server.id,
-            scope=scope,
+            issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
+            authorizationServer=self.auth_server.id,
+            grantedScopes=scope,
         )
         return {
             "token_type": "Bearer",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +58,8 @@ class ParsedJWT:
 
 def b64url_decode(segment: str) -> bytes:
     """Decode base64url without padding (RFC 7515 §2); raise MalformedJWT on bad input."""
-    if not segment or any(c not in _B64URL for c in segment):
+    # One regex match, not a Python loop per character (a JWT has about a thousand of them).
+    if not segment or not _B64URL.fullmatch(segment):
         raise MalformedJWT("segment is not base64url")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -64,7 +67,7 @@ def b64url_decode(segment: str) -> bytes:
         raise MalformedJWT("segment is not base64url") from None
 
 
-_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_unverified(token: Any) -> ParsedJWT:
@@ -79,14 +82,20 @@ def parse_unverified(token: Any) -> ParsedJWT:
     if len(parts) != 3 or not parts[2]:
         raise MalformedJWT("a signed JWT has three non-empty parts")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        claims = json.loads(b64url_decode(parts[1]))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RFC 8259 §6: NaN and Infinity are not JSON; Python's parser would accept them, and a NaN
+        # `exp` passes every "<" and ">" check (an assertion that never expires, and never replays).
+        header = json.loads(b64url_decode(parts[0]), parse_constant=_reject_constant)
+        claims = json.loads(b64url_decode(parts[1]), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # also int("1" * 5000): Python's digit limit is a ValueError
         raise MalformedJWT("header or claims are not JSON") from None
     b64url_decode(parts[2])
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise MalformedJWT("header and claims must be JSON objects")
     return ParsedJWT(header=header, claims=claims, compact=token)
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
 def verify_signature(parsed: ParsedJWT, key: Any, algorithms: list[str] | tuple[str, ...]) -> None:
@@ -104,5 +113,8 @@ def verify_signature(parsed: ParsedJWT, key: Any, algorithms: list[str] | tuple[
 
 
 def is_number(value: Any) -> bool:
-    """True for a JSON number usable as a NumericDate (RFC 7519 §2), not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """True for a JSON number usable as a NumericDate (RFC 7519 §2): finite, not a bool."""
+    if isinstance(value, bool):
+        return False
+    # An int is always finite (math.isfinite would overflow on a huge one); a float may be inf or nan.
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))

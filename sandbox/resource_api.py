@@ -22,6 +22,7 @@ from flask import request as flask_request
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from . import events
 from .errors import SandboxError, refuse
 from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
 
@@ -169,7 +170,10 @@ class TodoApi:
             raise self._challenged(refuse("access_token_invalid", detail="no exp"))
         if claims["exp"] < now - skew:
             raise self._challenged(refuse("token_expired", client_id=client_id, user_id=user_id))
-        if is_number(claims.get("iat")) and claims["iat"] > now + skew:
+        # RFC 9068 §2.2: iat is REQUIRED (a NumericDate).
+        if not is_number(claims.get("iat")):
+            raise self._challenged(refuse("access_token_invalid", detail="no numeric iat"))
+        if claims["iat"] > now + skew:
             raise self._challenged(refuse("token_timestamp_invalid", client_id=client_id, user_id=user_id))
         granted = claims.get("scp")
         if scope and not (isinstance(granted, list) and scope in granted):
@@ -179,6 +183,12 @@ class TodoApi:
             )
             error.extra_headers.append(self._challenge("insufficient_scope", error.description, scope))
             raise error
+        events.record_success(
+            events.API_ACCESS,
+            client_id=client_id if isinstance(client_id, str) else None,
+            user_id=user_id if isinstance(user_id, str) else None,
+            neededScope=scope or "(any valid token)",
+        )
         return claims
 
     # --- Routes --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ bound first, its port read back, and the `Sandbox` built for `http://<host>:<por
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import socket
 import threading
@@ -16,18 +17,71 @@ from typing import Any
 
 from flask import Flask
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
+from . import events
 from .app import create_app
 from .config import SandboxConfig
 from .core import Sandbox
+from .system_log import REQUEST_ID_HEADER
 
 log = logging.getLogger("sandbox.serving")
 
-#: waitress refuses larger bodies itself, from Content-Length, before reading them (the app's own
-#: limit, default 64 KiB, answers in OAuth JSON for bodies between the two).
-WAITRESS_MAX_BODY = 1024 * 1024
 THREADS = 8
+#: Open connections waitress accepts (its default, 100, is reached by a room of notebooks whose
+#: sessions keep connections alive), and how long an idle one may stay open, in seconds.
+CONNECTION_LIMIT = 500
+IDLE_TIMEOUT = 30
+
+
+class OAuthErrorTask(ErrorTask):
+    """waitress's own refusals (body or headers too large, unparsable HTTP) in the OAuth error shape.
+
+    waitress answers these before the app runs, from the request line and headers alone: a body over
+    the limit is refused from its Content-Length (or, chunked, as soon as it grows past it) without
+    being read, and the connection is closed. RFC 6749 §5.2 shape, as every other refusal.
+    """
+
+    def execute(self) -> None:
+        error = self.request.error
+        code = int(getattr(error, "code", 500))
+        if code == 413:
+            limit = self.channel.server.adj.max_request_body_size - 1
+            description = f"The request body is larger than {limit} bytes."
+        elif code == 431:
+            limit = self.channel.server.adj.max_request_header_size
+            description = f"The request headers are larger than {limit} bytes."
+        else:
+            description = f"The request could not be parsed: {getattr(error, 'body', '')}"
+        if code >= 500:
+            state = self.channel.server.application.extensions.get("sandbox")
+            if code != 501 and state is not None:  # 501: a transfer coding waitress does not implement
+                state.count_unexpected()
+            error_code = "invalid_request" if code == 501 else "server_error"
+        else:
+            error_code = "invalid_request"
+        body = json.dumps({"error": error_code, "error_description": description}).encode("utf-8")
+        self.status = f"{code} {getattr(error, 'reason', 'Error')}"
+        self.response_headers.extend(
+            [
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Pragma", "no-cache"),
+                # Like every answer of the app (sandbox.system_log), though no event records it.
+                (REQUEST_ID_HEADER, events.new_request_id()),
+            ]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class OAuthErrorChannel(HTTPChannel):
+    """A waitress connection whose transport-level refusals are OAuth-shaped JSON."""
+
+    error_task_class = OAuthErrorTask
 
 
 def is_loopback(host: str) -> bool:
@@ -113,7 +167,11 @@ def make_served_sandbox(
             app,
             sockets=[sock],
             threads=THREADS,
-            max_request_body_size=WAITRESS_MAX_BODY,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=IDLE_TIMEOUT,
+            # waitress refuses a body over the limit from its Content-Length, before reading it
+            # (it refuses a length >= this value).
+            max_request_body_size=config.max_body_bytes + 1,
             ident="sandbox",
             expose_tracebacks=False,
             clear_untrusted_proxy_headers=True,
@@ -122,4 +180,5 @@ def make_served_sandbox(
     except BaseException:
         sock.close()
         raise
+    server.channel_class = OAuthErrorChannel
     return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url)

@@ -45,6 +45,11 @@ class RunningSandbox:
         return self.served.sandbox
 
     @property
+    def api_token(self) -> str:
+        """The System Log API token (`Authorization: SSWS <token>` on `GET /api/v1/logs`)."""
+        return self.served.app.extensions["system_log"].token
+
+    @property
     def address(self) -> tuple[str, int]:
         """The (host, port) the server listens on."""
         return self.served.address

@@ -254,10 +254,10 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             "scope": self.request.scope,
         }
         events.record_success(
-            "sandbox.token.token_exchange",
+            events.ID_JAG_GRANT,
             client_id=claims["client_id"],
             user_id=subject.user.id,
-            audience=claims["aud"],
-            scope=self.request.scope,
+            issued=events.IssuedToken("id_jag", claims["jti"], claims["exp"], claims["aud"], claims["scope"]),
+            grantedScopes=self.request.scope,
         )
         return 200, body, self.TOKEN_RESPONSE_HEADER

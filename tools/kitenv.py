@@ -17,11 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT_CLIENT_ID = "wlpSandboxAgent00001"
 
 
-def kit_environment(org_url: str, home: Path) -> dict[str, str]:
-    """Return the variables that point the kit at `org_url`, with its files under `home`."""
+def kit_environment(org_url: str, home: Path, *, api_token: str | None = None) -> dict[str, str]:
+    """Return the variables that point the kit at `org_url`, with its files under `home`.
+
+    Args:
+        api_token: the sandbox's System Log API token (`OKTA_API_TOKEN`), so notebooks can show
+            the server's events; never printed.
+    """
     # `home` plays the project root: `.env`, `.keys/` and `.kit/` sit where they would in a checkout,
     # so the notebooks' outputs show the same relative paths a reader sees.
-    return {
+    environ = {
         "KIT_HOME": str(home),
         "KIT_ENV_FILE": str(home / ".env"),
         "KIT_STATE_DIR": str(home / ".kit"),
@@ -36,6 +41,9 @@ def kit_environment(org_url: str, home: Path) -> dict[str, str]:
         # Nothing may open a browser or wait on a person during a headless run.
         "BROWSER": "true",
     }
+    if api_token:
+        environ["OKTA_API_TOKEN"] = api_token
+    return environ
 
 
 def free_port(preferred: int) -> int:
@@ -73,7 +81,7 @@ def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
         port=port,
     )
     sandbox.home = home
-    sandbox.environ = kit_environment(sandbox.url, home)
+    sandbox.environ = kit_environment(sandbox.url, home, api_token=sandbox.api_token)
     return sandbox
 
 

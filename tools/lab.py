@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.config import load_settings  # noqa: E402
+from helpers.config import API_TOKEN_VAR, load_settings, save_settings  # noqa: E402
 from helpers.keys import ensure_agent_key  # noqa: E402
+from sandbox.system_log import ensure_api_token  # noqa: E402
 
 SANDBOX_DATA_DIR = ROOT / ".sandbox"
 
@@ -75,6 +76,39 @@ def prepare() -> tuple[object, int | None]:
     return settings, sandbox_port(settings.org_url)
 
 
+def write_api_token(settings: object) -> None:
+    """Put the sandbox's System Log API token into `.env` as OKTA_API_TOKEN (never printed)."""
+    token = ensure_api_token(SANDBOX_DATA_DIR)
+    env_file = settings.env_file
+    shown = env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file
+    if os.environ.get(API_TOKEN_VAR) not in (None, "", token):
+        print(f"note: {API_TOKEN_VAR} is set in your environment and wins over {shown}")
+    if settings.okta_api_token == token:
+        print(f"{API_TOKEN_VAR} in {shown}: the sandbox's System Log API token")
+        return
+    save_settings({API_TOKEN_VAR: token}, env_file)
+    print(f"{API_TOKEN_VAR} written to {shown}: the sandbox's System Log API token (python -m sandbox token)")
+
+
+def check_api_token(org_url: str) -> None:
+    """Warn when the sandbox answering at `org_url` does not accept the data folder's API token."""
+    request = urllib.request.Request(  # noqa: S310 - the loopback sandbox's own URL
+        f"{org_url}/api/v1/logs?limit=1",
+        headers={"Authorization": f"SSWS {ensure_api_token(SANDBOX_DATA_DIR)}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2):  # noqa: S310
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            print(
+                f"warning: the sandbox at {org_url} was not started from {SANDBOX_DATA_DIR} and refuses its "
+                f"API token; stop it (python -m sandbox stop) so the notebooks can read its System Log"
+            )
+    except (urllib.error.URLError, OSError):
+        return
+
+
 def start_sandbox(org_url: str, port: int) -> None:
     """Start the sandbox in the background unless something already answers at the org URL."""
     if answers(org_url):
@@ -95,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings, port = prepare()
     org_url = settings.org_url
+    if port is not None:
+        write_api_token(settings)
     if args.command == "prepare":
         return 0
     if args.command == "sandbox":
@@ -105,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "sandbox", "serve", *sandbox_args(port)])
     if port is not None:
         start_sandbox(org_url, port)
+        check_api_token(org_url)
     else:
         print(f"org URL {org_url} is not local: using your Okta org, no sandbox started")
     if args.command == "sandbox-start":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from client_support import LocalHandler
 
-from helpers.config import ENV_VARS
+from helpers.config import ENV_VARS, HIDDEN_VARS
 from helpers.keys import AgentKey, agent_key_from_private, generate_private_key
 
 
@@ -18,7 +18,7 @@ def kit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point KIT_HOME, KIT_ENV_FILE and KIT_STATE_DIR at a temporary folder; clear the kit's variables."""
     home = tmp_path / "home"
     home.mkdir()
-    for name in ENV_VARS:
+    for name in (*ENV_VARS, *HIDDEN_VARS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KIT_HOME", str(home))
     monkeypatch.setenv("KIT_ENV_FILE", str(home / ".env"))

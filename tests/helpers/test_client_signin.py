@@ -163,5 +163,5 @@ def test_an_interactive_sign_in_gives_up_with_a_clear_message(settings, tmp_path
     sign_in = start_sign_in(KitHTTP(phase="01", log_dir=tmp_path), request, settings, open_browser=False)
     with pytest.raises(SignInError, match="within 1 s.*paste the URL your browser was sent to"):
         sign_in.wait(timeout=1)
-    assert sign_in._status.value == "gave up waiting"
+    assert sign_in._status.value.startswith("Gave up waiting after 1 s: no redirect reached")
     sign_in.listener.close()

@@ -115,7 +115,13 @@ def test_default_configuration_has_okta_like_ids_and_the_demo_users() -> None:
     assert {u.username for u in config.users.values()} == {"alice@example.com", "bob@example.com"}
     for user in config.users.values():
         assert re.fullmatch(r"00u[A-Za-z0-9]{17}", user.id)
-    assert set(config.clients) == {"wlpSandboxAgent00001", "0oaOtherWebApp000001", "0oaPublicSpa00000001"}
+    assert set(config.clients) == {
+        "wlpSandboxAgent00001",
+        "0oaOtherWebApp000001",
+        "0oaPublicSpa00000001",
+        "wlpExpiredIdToken001",  # issue 4: 05_troubleshooting's expired ID token (id_token_lifetime < 0)
+    }
+    assert config.clients["wlpExpiredIdToken001"].id_token_lifetime == -3600
     assert all(len(cid) == 20 for cid in config.clients)
     agent = config.clients["wlpSandboxAgent00001"]
     assert agent.auth_methods == ("private_key_jwt",)

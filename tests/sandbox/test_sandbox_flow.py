@@ -312,15 +312,16 @@ def test_api_challenge_for_a_bad_token_names_the_error_and_the_metadata(sb: Runn
 def test_refusals_are_recorded_in_the_event_log_with_the_internal_code(
     sb: RunningSandbox, signer: Signer
 ) -> None:
-    before = sb.sandbox.events.list()[-1]["id"] if sb.sandbox.events.list() else 0
+    before = sb.sandbox.events.cursor()
     answer = post(
         sb.url + "/oauth2/v1/token", {"grant_type": "authorization_code", "code": "x", **signer.auth(sb.url)}
     )
     assert answer.json()["error"] == "invalid_client"
     events = sb.sandbox.events.list(since=before)
     assert events[-1]["outcome"] == {"result": "FAILURE", "reason": "client_assertion_invalid_audience"}
-    assert events[-1]["client_id"] == AGENT
-    assert events[-1]["request"] == {"method": "POST", "path": "/oauth2/v1/token"}
+    assert events[-1]["actor"]["id"] == AGENT
+    assert events[-1]["transaction"]["id"] == answer.headers["X-Okta-Request-Id"]
+    assert events[-1]["debugContext"]["debugData"]["requestUri"] == "/oauth2/v1/token"
 
 
 def test_an_id_jag_is_redeemed_once_even_by_concurrent_requests(sb: RunningSandbox, signer: Signer) -> None:
