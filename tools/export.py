@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -34,14 +33,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tools import nbrun  # noqa: E402
 from tools.export_render import (  # noqa: E402
     SHOWN_PORT,
     Page,
@@ -55,7 +51,6 @@ from tools.export_scan import (  # noqa: E402
     Finding,
     KnownSecrets,
     SecretFound,
-    cell_label,
     scan_notebook,
     scan_rendered,
 )
@@ -70,7 +65,6 @@ SANDBOX_TIMEOUT = 180
 OKTA_TIMEOUT = 600
 #: The kit's settings: cleared before a sandbox export, so the person's shell cannot change what runs.
 _KIT_VARIABLES = ("KIT_HOME", "KIT_ENV_FILE", "KIT_STATE_DIR", "OKTA_API_TOKEN")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class ExportError(Exception):
@@ -80,12 +74,14 @@ class ExportError(Exception):
 class CellFailed(ExportError):
     """A cell raised while a notebook ran: the export stops and names the notebook, cell and error."""
 
-    def __init__(self, notebook: str, cell: str, error: str, detail: str = "") -> None:
-        self.notebook, self.cell, self.error, self.detail = notebook, cell, error, detail
-        message = f"export stopped: {notebook}, {cell} failed: {error}"
-        if detail:
-            message += "\n" + detail
-        super().__init__(message + "\nNothing was written.")
+    def __init__(self, failed: nbrun.CellFailed) -> None:
+        self.notebook, self.cell, self.error, self.detail = (
+            failed.notebook,
+            failed.cell,
+            failed.error,
+            failed.detail,
+        )
+        super().__init__(f"export stopped: {failed}\nNothing was written.")
 
 
 @dataclass
@@ -101,18 +97,10 @@ class Result:
 # --- which notebooks ------------------------------------------------------------------------------------
 def notebook_paths(names: list[str] | tuple[str, ...] = (), *, source: Path = NOTEBOOKS) -> list[Path]:
     """Return the notebooks to export, in order: all of `source`, or those named (name, stem or prefix)."""
-    everything = sorted(source.glob("[0-9][0-9]_*.ipynb"))
-    if not everything:
-        raise ExportError(f"no notebooks (NN_name.ipynb) in {source}")
-    if not names:
-        return everything
-    chosen: list[Path] = []
-    for name in names:
-        matches = [p for p in everything if name in (p.name, p.stem) or p.name.startswith(name)]
-        if not matches:
-            raise ExportError(f'no notebook matches "{name}"; expected one of {[p.name for p in everything]}')
-        chosen += [p for p in matches if p not in chosen]
-    return sorted(chosen)
+    try:
+        return nbrun.notebook_paths(names, source=source)
+    except nbrun.NotebookRunError as exc:
+        raise ExportError(str(exc)) from None
 
 
 # --- where the notebooks run ----------------------------------------------------------------------------
@@ -210,47 +198,12 @@ def okta_target(log: Callable[[str], None]) -> Iterator[Target]:
 # --- running one notebook --------------------------------------------------------------------------------
 def run_notebook(path: Path, *, timeout: int) -> Any:
     """Execute a notebook in its own folder with widget state saved; raise CellFailed naming the cell."""
-    notebook = nbformat.read(path, as_version=4)
-    current: dict[str, int] = {}
-
-    def on_cell_start(cell: Any, cell_index: int) -> None:
-        current["index"] = cell_index
-
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        store_widget_state=True,
-        record_timing=False,
-        on_cell_start=on_cell_start,
-    )
-    with tempfile.TemporaryFile("w+") as kernel_stderr:
-        try:
-            # The kernel's own start-up chatter goes to a file, shown only if the kernel dies.
-            client.execute(stderr=kernel_stderr)
-        except CellExecutionError as exc:
-            index = current.get("index", 0)
-            traceback = _ANSI.sub("", exc.traceback or "").strip().splitlines()
-            raise CellFailed(
-                path.stem,
-                cell_label(index, notebook.cells[index]),
-                f"{exc.ename}: {exc.evalue}",
-                "\n".join(traceback[-12:]),
-            ) from exc
-        except (CellTimeoutError, DeadKernelError) as exc:
-            index = current.get("index", 0)
-            kernel_stderr.seek(0)
-            raise CellFailed(
-                path.stem,
-                cell_label(index, notebook.cells[index]),
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                kernel_stderr.read()[-2000:].strip(),
-            ) from exc
-    return notebook
+    try:
+        return nbrun.run_notebook(path, timeout=timeout)
+    except nbrun.CellFailed as exc:
+        raise CellFailed(exc) from exc
 
 
-# --- the output folder ----------------------------------------------------------------------------------
 def check_out_folder(out: Path) -> None:
     """Refuse an output folder that is not empty and not a previous export (it would be replaced)."""
     if not out.exists():

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.nbrun import cell_label
+
 PRIVATE_KEY_PEM = "private key (PEM block)"
 PRIVATE_KEY_JWK = 'private key (JWK with "d")'
 WHOLE_JWT = "whole JWT"
@@ -186,14 +188,6 @@ def cell_texts(cell: Any) -> list[str]:
     if cell.get("attachments"):
         texts += _strings(cell["attachments"])
     return texts
-
-
-def cell_label(index: int, cell: Any) -> str:
-    """Name a cell as the export's messages do: its position, and its execution count when it ran."""
-    label = f"cell {index + 1}"
-    if cell.get("cell_type") == "code" and cell.get("execution_count"):
-        label += f" (In [{cell['execution_count']}])"
-    return label
 
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"

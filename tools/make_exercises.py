@@ -19,7 +19,11 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tools.nbrun import NotebookRunError, notebook_paths  # noqa: E402
+
 DEFAULT_OUT = ROOT / "exercises"
 EXERCISE_TAG = "exercise"
 
@@ -57,17 +61,6 @@ def blank_notebook(
     return copy, count
 
 
-def notebook_paths(names: list[str]) -> list[Path]:
-    """Every notebook of `notebooks/`, or those whose file name or stem starts with one of `names`."""
-    everything = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    if not names:
-        return everything
-    chosen = [p for p in everything if any(p.name.startswith(n) or p.stem == n for n in names)]
-    if not chosen:
-        raise SystemExit(f"no notebook matches {names}; expected names from {[p.name for p in everything]}")
-    return chosen
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="names or prefixes (default: every notebook)")
@@ -76,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     total = 0
-    for path in notebook_paths(args.notebooks):
+    try:
+        paths = notebook_paths(args.notebooks)
+    except NotebookRunError as exc:
+        raise SystemExit(str(exc)) from None
+    for path in paths:
         notebook = nbformat.read(path, as_version=4)
         try:
             blank, count = blank_notebook(notebook, name=path.name)
