@@ -16,21 +16,18 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from bench.common import ROOT, machine, table
 from tools.kitenv import throwaway_kit
+from tools.nbrun import notebook_paths, run_notebook
 
 NOTEBOOKS = ROOT / "notebooks"
 
 
 def execute(path: Path, *, timeout: int = 300) -> float:
-    """Run one notebook in its folder (outputs kept in memory only); return the seconds it took."""
-    notebook = nbformat.read(path, as_version=4)
+    """Run one notebook as `make notebooks` does (outputs kept in memory only); return the seconds taken."""
     started = time.perf_counter()
-    NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    run_notebook(path, timeout=timeout)
     return time.perf_counter() - started
 
 
@@ -43,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         copies = folder / "notebooks"
         shutil.copytree(NOTEBOOKS, copies)
-        paths = sorted(copies.glob("[0-9][0-9]_*.ipynb"))
+        paths = notebook_paths(source=copies)
         trivial = folder / "trivial.ipynb"
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
