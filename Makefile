@@ -23,6 +23,7 @@ help:
 	@echo "make lab       open JupyterLab on notebooks/ (starts the sandbox when the org URL is local)"
 	@echo "make test      lint and run every test"
 	@echo "make test-browser  run only the browser tests (JupyterLab in Chromium; screenshots in pytest's tmp folders)"
+	@echo "make test-hub  run only the training-room test (a real JupyterHub on loopback; as root)"
 	@echo "make sandbox   run the sandbox in the foreground"
 	@echo "make notebooks re-run the notebooks headless and store their outputs (for authors)"
 	@echo "make bench     run the benchmarks and print their figures (BENCH_ARGS=\"endpoints fuzz\")"
@@ -54,7 +55,7 @@ sandbox-status: setup
 	$(BIN)/python -m sandbox status
 
 lint: setup
-	$(BIN)/ruff check helpers sandbox tests tools bench
+	$(BIN)/ruff check helpers sandbox tests tools bench deploy
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -63,6 +64,11 @@ test: setup lint
 .PHONY: test-browser
 test-browser: setup
 	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
+
+# Only the training-room test (a real JupyterHub, two Unix users; needs root); `make test` runs it too.
+.PHONY: test-hub
+test-hub: setup
+	$(BIN)/python -m pytest tests/hub $(PYTEST_ARGS)
 
 notebooks: setup
 	$(BIN)/python tools/run_notebooks.py

@@ -1,6 +1,6 @@
 """`python -m bench [NAME...]`: run the benchmarks (all of them by default) and print their tables.
 
-python -m bench                         # endpoints, throughput, assertion, notebooks, fuzz
+python -m bench                         # endpoints, throughput, assertion, notebooks, fuzz, room
 python -m bench endpoints assertion     # some of them
 """
 
@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("endpoints", "throughput", "assertion", "notebooks", "fuzz")
+BENCHMARKS = ("endpoints", "throughput", "assertion", "notebooks", "fuzz", "room")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,7 @@ _EXPORTS = {
     "TokenValidationError": "errors",
     "SignInError": "errors",
     "SessionError": "errors",
+    "LocalSandboxError": "errors",
 }
 
 #: Modules importable as attributes: `helpers.signin.new_authorization_request(...)`.
@@ -75,8 +76,10 @@ _MODULES = {
     "jwts",
     "keys",
     "kit",
+    "local_sandbox",
     "notebook_errors",
     "oauth",
+    "origin_app",
     "pictures",
     "pkce",
     "session",

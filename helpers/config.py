@@ -55,8 +55,19 @@ API_TOKEN_VAR = "OKTA_API_TOKEN"
 #: How long an interactive sign-in waits for the browser's redirect, in whole seconds.
 SIGNIN_TIMEOUT_VAR = "KIT_SIGNIN_TIMEOUT"
 DEFAULT_SIGNIN_TIMEOUT = 300
+#: Where the browser reaches this Jupyter server when it is not on the kernel's machine (a JupyterHub):
+#: empty (the browser is here: front channel = back channel), "auto" (on a JupyterHub: its public URL
+#: of this server, JUPYTERHUB_PUBLIC_URL, else JUPYTERHUB_HOST + JUPYTERHUB_SERVICE_PREFIX), or that URL,
+#: e.g. https://hub.example.org/user/alice. When set, the browser's sign-in page and redirect URI go
+#: through jupyter-server-proxy (`{this}/proxy/{port}/…`); the kernel keeps the loopback URLs.
+BROWSER_BASE_URL_VAR = "KIT_BROWSER_BASE_URL"
+#: What the helpers do about a local sandbox org URL (helpers.local_sandbox): "auto" (start your own
+#: when nothing answers; refuse one that is provably not yours, and on a JupyterHub one that is not
+#: provably yours), "own" (that strict everywhere), "off" (never start or check one).
+SANDBOX_MODE_VAR = "KIT_SANDBOX"
+SANDBOX_MODES = ("auto", "own", "off")
 #: Variables read and saved like the others but kept out of the form and `describe()`.
-HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR)
+HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR, BROWSER_BASE_URL_VAR, SANDBOX_MODE_VAR)
 
 #: Values used when neither the environment nor the env file sets a variable (same as .env.example).
 DEFAULTS: dict[str, str] = {
@@ -151,6 +162,9 @@ class Settings:
     sandbox_password: str = field(default=DEFAULTS["SANDBOX_PASSWORD"], repr=False)
     okta_api_token: str | None = field(default=None, repr=False)
     signin_timeout: int = DEFAULT_SIGNIN_TIMEOUT
+    #: KIT_BROWSER_BASE_URL resolved ("auto" filled from the hub's variables); empty: no front channel.
+    browser_base_url: str = ""
+    sandbox_mode: str = "auto"
     home: Path = field(default_factory=kit_home)
     env_file: Path | None = None
     state_dir: Path | None = None
@@ -212,6 +226,34 @@ class Settings:
         """True when the org URL is plain http on a loopback address (the bundled sandbox)."""
         parts = urlsplit(self.org_url)
         return parts.scheme == "http" and is_loopback_host(parts.hostname)
+
+    # --- front channel (the browser) and back channel (the kernel) -----------------------------
+    @property
+    def front_channel(self) -> bool:
+        """True when the browser reaches the sign-in page and the listener through the Jupyter server.
+
+        Only for an interactive sign-in: a headless run never involves a browser.
+        """
+        return bool(self.browser_base_url) and not self.headless
+
+    @property
+    def browser_authorize_url(self) -> str:
+        """The authorize URL the browser opens: the sandbox's through jupyter-server-proxy on a hub."""
+        if self.front_channel and self.is_sandbox:
+            return f"{self.browser_base_url}/proxy/{_port_of(self.org_url)}/oauth2/v1/authorize"
+        return self.org_authorize_url
+
+    @property
+    def browser_redirect_uri(self) -> str:
+        """The redirect URI sent in the sign-in: the listener's address as the browser reaches it.
+
+        With the front channel on, `{KIT_BROWSER_BASE_URL}/proxy/{port}{path}` for a loopback
+        REDIRECT_URI (the kernel's listener still binds REDIRECT_URI); otherwise REDIRECT_URI itself.
+        """
+        parts = urlsplit(self.redirect_uri)
+        if self.front_channel and parts.scheme == "http" and is_loopback_host(parts.hostname):
+            return f"{self.browser_base_url}/proxy/{_port_of(self.redirect_uri)}{parts.path or '/'}"
+        return self.redirect_uri
 
     @property
     def signin_scope(self) -> str:
@@ -280,6 +322,42 @@ def _problem(name: str, value: Any, expected: str) -> str:
     return f'{name} is "{value}", expected {expected}'
 
 
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve_browser_base_url(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """Return the URL the browser reaches this Jupyter server at, for KIT_BROWSER_BASE_URL `value`.
+
+    "" stays "" (no front channel). "auto" is "" off a hub (no JUPYTERHUB_SERVICE_PREFIX), else the
+    hub's public URL of this server (JUPYTERHUB_PUBLIC_URL, or JUPYTERHUB_HOST + the prefix). Any
+    other value is taken as given. Trailing slashes are dropped.
+
+    Raises:
+        ConfigError: "auto" on a hub that does not say its public address.
+    """
+    environ = os.environ if environ is None else environ
+    value = value.strip()
+    if value.lower() != "auto":
+        return value.rstrip("/")
+    prefix = environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
+    if not prefix:
+        return ""
+    if environ.get("JUPYTERHUB_PUBLIC_URL"):
+        return environ["JUPYTERHUB_PUBLIC_URL"].rstrip("/")
+    host = environ.get("JUPYTERHUB_HOST", "")
+    if host.startswith(("http://", "https://")):
+        return (host.rstrip("/") + "/" + prefix.strip("/")).rstrip("/")
+    problem = _problem(
+        BROWSER_BASE_URL_VAR,
+        value,
+        "a hub that sets JUPYTERHUB_PUBLIC_URL (c.JupyterHub.public_url), or the address your browser "
+        f"uses for this server instead of auto, e.g. https://hub.example.org{prefix.rstrip('/')}",
+    )
+    raise ConfigError(problem, problems=[problem])
+
+
 def _url_problems(name: str, value: str, *, allow_path: bool = True, loopback_http: bool = True) -> list[str]:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -346,6 +424,10 @@ def _problems(s: Settings) -> list[str]:
         out.append(_problem("API_URL", "", "the URL of the API to call"))
     else:
         out += _url_problems("API_URL", s.api_url)
+    if s.browser_base_url:
+        out += _url_problems(BROWSER_BASE_URL_VAR, s.browser_base_url)
+    if s.sandbox_mode not in SANDBOX_MODES:
+        out.append(_problem(SANDBOX_MODE_VAR, s.sandbox_mode, f"one of {', '.join(SANDBOX_MODES)}"))
     return out
 
 
@@ -445,6 +527,8 @@ def settings_from_values(
         signin_timeout=_whole_seconds(
             SIGNIN_TIMEOUT_VAR, v.get(SIGNIN_TIMEOUT_VAR, ""), DEFAULT_SIGNIN_TIMEOUT
         ),
+        browser_base_url=resolve_browser_base_url(v.get(BROWSER_BASE_URL_VAR, "")),
+        sandbox_mode=(v.get(SANDBOX_MODE_VAR, "") or "auto").lower(),
         home=home,
         env_file=env_file,
         state_dir=state_dir or state_dir_path(home),

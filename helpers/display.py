@@ -166,10 +166,19 @@ def step_configuration(settings: Settings, step: str, *, key_id: str | None = No
         elif name == "AUDIENCE":
             value = settings.audience
         rows.append((name, value if value != "" else "(empty)"))
+    front = (
+        [
+            ("authorize endpoint, your browser's (KIT_BROWSER_BASE_URL)", settings.browser_authorize_url),
+            ("redirect_uri sent, your browser's (KIT_BROWSER_BASE_URL)", settings.browser_redirect_uri),
+        ]
+        if settings.front_channel
+        else []
+    )
     derived = {
         "sign_in": [
             ("authorize endpoint", settings.org_authorize_url),
             ("token endpoint", settings.org_token_url),
+            *front,
         ],
         "token_exchange": [
             ("token endpoint", settings.org_token_url),

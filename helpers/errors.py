@@ -10,7 +10,8 @@ KitError
 │   └── OAuthError          the server answered with an OAuth error body (RFC 6749 §5.2)
 ├── TokenValidationError    a token failed one of its checks (claim, expected, received)
 ├── SignInError             the user's sign-in did not complete (timeout, state mismatch, error redirect)
-└── SessionError            an earlier phase's result is missing or expired (names the notebook to run)
+├── SessionError            an earlier phase's result is missing or expired (names the notebook to run)
+└── LocalSandboxError       the person's own sandbox could not start, or the one answering is not theirs
 """
 
 from __future__ import annotations
@@ -106,3 +107,7 @@ class SignInError(KitError):
 
 class SessionError(KitError):
     """A result from an earlier phase is missing or expired."""
+
+
+class LocalSandboxError(KitError):
+    """The person's own sandbox could not start, or the sandbox answering at the org URL is not theirs."""

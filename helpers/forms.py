@@ -10,6 +10,7 @@ click. Each form's text/plain output is a stable summary (what nbval and static 
 
 from __future__ import annotations
 
+import os
 from html import escape
 from typing import Any
 
@@ -138,7 +139,9 @@ class ConfigForm:
     def _on_where(self, change: dict[str, Any]) -> None:
         org = self.fields["OKTA_ORG_URL"]
         if change["new"] == SANDBOX and not self._current_is_sandbox():
-            org.value = DEFAULTS["OKTA_ORG_URL"]
+            # Your own sandbox's port when the environment gives you one (a training room), else 8400.
+            mine = os.environ.get("OKTA_ORG_URL", "")
+            org.value = mine if mine.startswith("http://127.") else DEFAULTS["OKTA_ORG_URL"]
         elif change["new"] == OKTA and self._current_is_sandbox():
             org.value = ""
             org.placeholder = "https://your-org.okta.com"

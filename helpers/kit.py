@@ -46,8 +46,15 @@ class Kit:
 
     @classmethod
     def open(cls, phase: str, settings: Settings | None = None) -> Kit:
-        """Load the settings (unless given), ensure the agent's key, start this phase's request log."""
-        return cls(settings or load_settings(), phase=phase)
+        """Load the settings (unless given), ensure the agent's key, start this phase's request log.
+
+        When OKTA_ORG_URL is a local sandbox URL and nothing answers there, the person's own sandbox is
+        started first and said so in one line (helpers.local_sandbox); a later notebook reuses it.
+        """
+        from .local_sandbox import ensure_local_sandbox
+
+        local = ensure_local_sandbox(settings or load_settings())
+        return cls(local.settings, phase=phase)
 
     def __repr__(self) -> str:
         return (

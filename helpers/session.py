@@ -22,6 +22,7 @@ RESULTS = {
     "org_access_token": ("01_user_sign_in.ipynb", "org access token"),
     "id_jag": ("02_token_exchange_id_jag.ipynb", "ID-JAG"),
     "access_token": ("03_jwt_bearer_access_token.ipynb", "access token"),
+    "origin_access_token": ("06_origin_app_delegation.ipynb", "origin app's access token"),
 }
 
 #: A result with less time left than this is treated as expired (a request takes a moment).

@@ -10,6 +10,12 @@ Three ways to finish the sign-in, one result (`Callback`): a browser with a loop
 catches the redirect; a pasted URL (when the browser cannot reach the kernel, e.g. a remote
 JupyterHub); and, for the sandbox only, a headless sign-in that completes its form over HTTP.
 
+Front channel and back channel: on a JupyterHub the browser is not on the kernel's machine. With
+KIT_BROWSER_BASE_URL set (helpers.config), the authorize URL the browser opens and the redirect URI it
+comes back to go through jupyter-server-proxy (`{KIT_BROWSER_BASE_URL}/proxy/{port}/…`), while the
+kernel keeps the loopback URLs: its listener binds REDIRECT_URI, its token requests go to the org URL,
+and the ID token's issuer is the org URL. A headless sign-in always uses the back channel.
+
 An interactive sign-in waits up to `KIT_SIGNIN_TIMEOUT` seconds (environment, then `.env`; default 300)
 for the redirect. While a cell waits, the kernel reads no widget change from the browser (they are
 queued until the cell ends): a URL pasted during the wait is read when the cell runs again, and the
@@ -87,11 +93,14 @@ class AuthorizationRequest:
 
 
 def new_authorization_request(settings: Settings, **extra: str) -> AuthorizationRequest:
-    """Make a new authorization request: fresh `state`, `nonce` and PKCE verifier (S256)."""
+    """Make a new authorization request: fresh `state`, `nonce` and PKCE verifier (S256).
+
+    Its URLs are the ones the browser uses (the front channel, when KIT_BROWSER_BASE_URL is set).
+    """
     return AuthorizationRequest(
-        authorize_url=settings.org_authorize_url,
+        authorize_url=settings.browser_authorize_url,
         client_id=settings.agent_client_id,
-        redirect_uri=settings.redirect_uri,
+        redirect_uri=settings.browser_redirect_uri,
         scope=settings.signin_scope,
         state=secrets.token_urlsafe(16),
         nonce=secrets.token_urlsafe(16),
@@ -212,8 +221,10 @@ def sign_in_headless(http: KitHTTP, request: AuthorizationRequest, settings: Set
             f'OKTA_ORG_URL is "{settings.org_url}", expected the loopback sandbox for a headless sign-in; '
             "against Okta, set KIT_HEADLESS=false and sign in with a browser"
         )
+    # The back channel: the kernel reaches the org URL itself, even when a browser would use a proxy.
+    url = f"{settings.org_authorize_url}?{urlencode(request.params)}"
     with http.labelled("Sign-in page"):
-        page = http.get(request.url, allow_redirects=False)
+        page = http.get(url, allow_redirects=False)
     if page.is_redirect:
         return parse_callback(page.headers.get("Location", ""), request, how="headless")
     if page.status_code != 200:
@@ -256,9 +267,13 @@ _DONE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}<
 
 
 class LoopbackListener:
-    """A tiny HTTP server on REDIRECT_URI's host and port that catches one redirect (RFC 8252 §7.3)."""
+    """A tiny HTTP server on REDIRECT_URI's host and port that catches one redirect (RFC 8252 §7.3).
 
-    def __init__(self, redirect_uri: str) -> None:
+    `public_uri` is the redirect URI as the browser reaches it (through a proxy on a JupyterHub); the
+    URL caught is reported with it, so it compares with the redirect URI of the request.
+    """
+
+    def __init__(self, redirect_uri: str, *, public_uri: str | None = None) -> None:
         parts = urlsplit(redirect_uri)
         if parts.scheme != "http" or not is_loopback_host(parts.hostname):
             raise SignInError(
@@ -268,6 +283,7 @@ class LoopbackListener:
         self.host = "127.0.0.1" if parts.hostname in ("localhost", "127.0.0.1") else parts.hostname
         self.port = parts.port or 80
         self.netloc = parts.netloc
+        self.public_uri = public_uri or f"http://{parts.netloc}{self.path}"
         self.url: str | None = None
         self.caught = threading.Event()
         listener = self
@@ -277,7 +293,8 @@ class LoopbackListener:
                 if urlsplit(self.path).path != listener.path:
                     self.send_error(404)
                     return
-                listener.url = f"http://{listener.netloc}{self.path}"
+                query = urlsplit(self.path).query
+                listener.url = listener.public_uri + (f"?{query}" if query else "")
                 listener.caught.set()
                 failed = "error=" in urlsplit(self.path).query
                 title = "Sign-in failed" if failed else "Signed in"
@@ -342,6 +359,13 @@ class SignIn:
         return self.settings.headless
 
     @property
+    def listen_uri(self) -> str:
+        """Where the kernel's listener binds: REDIRECT_URI, also when the browser comes through a proxy."""
+        if self.request.redirect_uri == self.settings.browser_redirect_uri:
+            return self.settings.redirect_uri
+        return self.request.redirect_uri
+
+    @property
     def timeout(self) -> int:
         """Seconds `wait()` waits for the redirect: as given, else KIT_SIGNIN_TIMEOUT, else 300."""
         return self.settings.signin_timeout if self._timeout is None else self._timeout
@@ -351,12 +375,14 @@ class SignIn:
         if self.headless:
             self.callback = sign_in_headless(self.http, self.request, self.settings)
             return self
+        listen_on = self.listen_uri
         try:
-            self.listener = LoopbackListener(self.request.redirect_uri)
+            self.listener = LoopbackListener(listen_on, public_uri=self.request.redirect_uri)
         except (OSError, SignInError) as exc:
-            self.listener_problem = f"cannot listen on {self.request.redirect_uri} ({exc})"
+            self.listener_problem = f"cannot listen on {listen_on} ({exc})"
         self._build_widgets()
-        if self.open_browser:
+        # On a hub the kernel's machine has no browser of the person's: they click the link.
+        if self.open_browser and not self.settings.front_channel:
             import webbrowser
 
             webbrowser.open(self.request.url)
@@ -377,8 +403,13 @@ class SignIn:
                 "the box, then run the next cell."
             )
         else:
+            via = (
+                f" (your browser reaches it at {self.request.redirect_uri})"
+                if self.listen_uri != self.request.redirect_uri
+                else ""
+            )
             status = (
-                f"Listening on {self.request.redirect_uri}: the next cell waits up to {self.timeout} s "
+                f"Listening on {self.listen_uri}{via}: the next cell waits up to {self.timeout} s "
                 "for the redirect."
             )
         # HTML, not Label: a Label cuts a long status off at the form's edge.

@@ -69,6 +69,7 @@ ENV_HINTS = {
     "ACCESS_TOKEN": "the access token",
     "PASSWORD": "the password",
     "CLIENT_SECRET": "the client secret",
+    "CLIENT_CREDENTIALS": "base64 of client_id:client_secret (HTTP Basic, RFC 6749 §2.3.1)",
     "COOKIE": "the session cookie",
     "OKTA_API_TOKEN": "your Okta API token (SSWS), as in .env",
 }

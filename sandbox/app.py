@@ -192,6 +192,21 @@ def create_app(sandbox: Sandbox) -> Flask:
         custom(server_id)
         return json_response(sandbox.keys.servers[server_id].jwks())
 
+    # The same sign-in page and code grant as the org server, for the apps a custom server's policy
+    # allows (Okta's machine access: the origin app signs the user in here; custom_signin.py).
+    @app.get("/oauth2/<server_id>/v1/authorize")
+    def custom_authorize_page(server_id: str) -> Response:
+        return authorize.authorize_get(sandbox, custom(server_id), request_params())
+
+    @app.post("/oauth2/<server_id>/v1/authorize")
+    def custom_authorize_sign_in(server_id: str) -> Response:
+        server = custom(server_id)
+        try:
+            check_form_post(sandbox)
+        except SandboxError as error:
+            return authorize.error_page(sandbox, error)
+        return authorize.authorize_post(sandbox, server, request_params())
+
     @app.post("/oauth2/<server_id>/v1/token")
     def custom_token(server_id: str) -> Response:
         server = custom(server_id)

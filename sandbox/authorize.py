@@ -37,11 +37,14 @@ from .models import AuthCode, OAuthClient, SandboxRequest
 
 if TYPE_CHECKING:
     from .core import Sandbox
-    from .servers import OrgServer
+    from .servers import CustomServer, OrgServer
 
 # RFC 7636 §4.1 (verifier) and §4.2 (challenge): 43 to 128 characters of the unreserved set.
 _PKCE_PATTERN = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 _MAX_STATE = 2048
+#: The sign-in form's action, relative to the page ({issuer}/v1/authorize, RFC 3986 §5.2): the page
+#: itself, for the org's and a custom server's authorize endpoint alike, and under a proxy's path prefix.
+AUTHORIZE_FORM_ACTION = "authorize"
 _MAX_NONCE = 2048
 
 
@@ -77,8 +80,14 @@ def check_scope(scope: str | None, client_id: str | None) -> None:
         raise refuse("openid_scope_required", client_id=client_id)
 
 
-def check_authorization_request(params: dict[str, list[str]], client: OAuthClient) -> None:
-    """Run every check that answers by redirecting to the (already validated) redirect URI."""
+def check_authorization_request(
+    params: dict[str, list[str]], client: OAuthClient, *, scope_check: Any = check_scope
+) -> None:
+    """Run every check that answers by redirecting to the (already validated) redirect URI.
+
+    `scope_check(scope, client_id)` checks the scopes: the org's by default (a custom server passes
+    its own).
+    """
     client_id = client.get_client_id()
     duplicated = sorted(k for k, v in params.items() if len(v) > 1)
     if duplicated:
@@ -90,7 +99,7 @@ def check_authorization_request(params: dict[str, list[str]], client: OAuthClien
     state = first.get("state")
     if not state or len(state) > _MAX_STATE:
         raise refuse("invalid_state", client_id=client_id)
-    check_scope(first.get("scope"), client_id)
+    scope_check(first.get("scope"), client_id)
     check_code_challenge(first, client_id)
     if "none" in first.get("prompt", "").split():
         # The sandbox keeps no session: prompt=none can never be satisfied.
@@ -186,10 +195,18 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
     """The authorization code grant at the org server, with Okta's refusals and Okta's access token."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    #: The custom server whose codes this grant issues and redeems (None: the org server), and the
+    #: event that records a code issued (a custom server's subclass changes both; custom_signin.py).
+    issuing_server_id: str | None = None
+    AUTHORIZE_EVENT = events.AUTHORIZE_CODE
 
     @property
     def sandbox(self) -> Sandbox:
         return self.server.sandbox
+
+    def code_resource(self, request: SandboxRequest) -> str | None:
+        """The RFC 8707 resource a code is bound to (the org server takes none)."""
+        return None
 
     def authenticate_token_endpoint_client(self) -> OAuthClient:
         return self.server.authenticate_client(self.request, self.TOKEN_ENDPOINT_AUTH_METHODS)
@@ -218,10 +235,12 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
             nonce=params.get("nonce"),
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
+            server_id=self.issuing_server_id,
+            resource=self.code_resource(request),
         )
         self.sandbox.codes.put(code, record, record.expires_at)
         events.record_success(
-            events.AUTHORIZE_CODE,
+            self.AUTHORIZE_EVENT,
             client_id=record.client_id,
             user_id=record.user_id,
             grantedScopes=record.scope,
@@ -233,6 +252,9 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
         client_id = client.get_client_id()
         if record is None:
             raise refuse("invalid_authorization_code", client_id=client_id)
+        # Codes are bound to the server that issued them (org or one custom server).
+        if record.server_id != self.issuing_server_id:
+            raise refuse("mismatched_authorization_server", client_id=client_id, user_id=record.user_id)
         # RFC 6749 §4.1.3: the code MUST have been issued to the authenticated client.
         if record.client_id != client_id:
             raise refuse("mismatched_client", client_id=client_id, user_id=record.user_id)
@@ -319,7 +341,9 @@ def _signin_page(
 ) -> Response:
     body = render_template(
         "signin.html",
-        action=sandbox.authorize_url,
+        # Relative: the form posts back to the page's own path, also when a proxy serves it under a
+        # path prefix (jupyter-server-proxy on a JupyterHub: /user/{name}/proxy/{port}/oauth2/v1/…).
+        action=AUTHORIZE_FORM_ACTION,
         transaction_id=transaction_id,
         client_name=client.config.name,
         org_name=sandbox.config.org_name,
@@ -348,16 +372,18 @@ def _front_channel_client(sandbox: Sandbox, params: dict[str, list[str]]) -> tup
     return client, redirect_uri
 
 
-def authorize_get(sandbox: Sandbox, server: OrgServer, params: dict[str, list[str]]) -> Response:
-    """GET /oauth2/v1/authorize: validate, keep the request server-side, show the sign-in page."""
+def authorize_get(
+    sandbox: Sandbox, server: OrgServer | CustomServer, params: dict[str, list[str]]
+) -> Response:
+    """GET {issuer}/v1/authorize: validate, keep the request server-side, show the sign-in page."""
     try:
         client, redirect_uri = _front_channel_client(sandbox, params)
     except SandboxError as error:
         return error_page(sandbox, error)
     state = (params.get("state") or [None])[0]
     try:
-        check_authorization_request(params, client)
-        oauth_request = SandboxRequest("GET", sandbox.authorize_url, request.headers, params)
+        server.check_authorization_request(params, client)
+        oauth_request = SandboxRequest("GET", server.authorize_url, request.headers, params)
         server.get_consent_grant(request=oauth_request)  # Authlib's own checks (they pass by now)
     except SandboxError as error:
         return error_redirect(error, redirect_uri, state)
@@ -365,17 +391,19 @@ def authorize_get(sandbox: Sandbox, server: OrgServer, params: dict[str, list[st
         return error_redirect(server.unmapped(error), redirect_uri, state)
     transaction_id = secrets.token_urlsafe(24)
     lifetime = sandbox.config.lifetimes.signin_transaction
-    sandbox.transactions.put(transaction_id, params, time.time() + lifetime)
+    sandbox.transactions.put(server.transaction_key(transaction_id), params, time.time() + lifetime)
     return _signin_page(sandbox, transaction_id, client, failed=False)
 
 
-def authorize_post(sandbox: Sandbox, server: OrgServer, form: dict[str, list[str]]) -> Response:
-    """POST /oauth2/v1/authorize: check the credentials, then redirect with a code."""
+def authorize_post(
+    sandbox: Sandbox, server: OrgServer | CustomServer, form: dict[str, list[str]]
+) -> Response:
+    """POST {issuer}/v1/authorize: check the credentials, then redirect with a code."""
     duplicated = sorted(k for k in ("transaction_id", "username", "password") if len(form.get(k, [])) > 1)
     if duplicated:
         return error_page(sandbox, refuse("illegal_duplicated_parameters", ", ".join(duplicated)))
     transaction_id = (form.get("transaction_id") or [""])[0]
-    params = sandbox.transactions.get(transaction_id) if transaction_id else None
+    params = sandbox.transactions.get(server.transaction_key(transaction_id)) if transaction_id else None
     if params is None:
         return error_page(sandbox, refuse("request_expired"))
     client = sandbox.clients[params["client_id"][0]]
@@ -390,10 +418,11 @@ def authorize_post(sandbox: Sandbox, server: OrgServer, form: dict[str, list[str
             username=username,
         )
         return _signin_page(sandbox, transaction_id, client, failed=True, username=username)
-    if sandbox.transactions.pop(transaction_id) is None:  # single use, even under concurrent posts
+    # Single use, even under concurrent posts.
+    if sandbox.transactions.pop(server.transaction_key(transaction_id)) is None:
         return error_page(sandbox, refuse("request_expired"))
     events.record_success(events.SESSION_START, client_id=client.get_client_id(), user_id=user.id)
-    oauth_request = SandboxRequest("GET", sandbox.authorize_url, request.headers, params)
+    oauth_request = SandboxRequest("GET", server.authorize_url, request.headers, params)
     oauth_request.auth_time = int(time.time())
     redirect_uri = params["redirect_uri"][0]
     state = params["state"][0]

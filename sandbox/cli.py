@@ -3,6 +3,7 @@
     python -m sandbox serve  [--host 127.0.0.1] [--port 8400] [--config FILE]
                              [--data-dir .sandbox] [--base-dir .]
     python -m sandbox start  (same options)   # detached; waits until the discovery document answers
+                             [--redirect-uri URI ...]   # also accept this redirect URI (every code client)
     python -m sandbox stop   [--data-dir .sandbox]
     python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...]   # exit 0 running, 3 not
     python -m sandbox token  [--data-dir .sandbox]   # the System Log API token (SSWS), for OKTA_API_TOKEN
@@ -25,7 +26,7 @@ from typing import Any
 
 import requests
 
-from .config import ConfigError, SandboxConfig, load_config
+from .config import ConfigError, SandboxConfig, load_config, with_redirect_uris
 from .serving import is_loopback, make_served_sandbox
 from .system_log import ensure_api_token
 
@@ -59,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
             )
             p.add_argument(
                 "--org-url", default=None, help="org URL to advertise (needed when binding 0.0.0.0 or ::)"
+            )
+            p.add_argument(
+                "--redirect-uri",
+                action="append",
+                default=[],
+                metavar="URI",
+                help="another redirect URI every authorization-code client accepts (repeatable), e.g. "
+                "the address a JupyterHub's proxy gives the notebook's listener",
             )
 
     serve = sub.add_parser("serve", help="run in the foreground (Ctrl-C stops it)")
@@ -117,7 +126,7 @@ def _check_host(args: argparse.Namespace) -> str | None:
 
 def _load(args: argparse.Namespace) -> SandboxConfig | None:
     try:
-        return load_config(args.config, base_dir=args.base_dir)
+        return with_redirect_uris(load_config(args.config, base_dir=args.base_dir), args.redirect_uri)
     except ConfigError as exc:
         _err(f"sandbox: {exc}")
         return None
@@ -195,7 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _print_banner(served.url, config, data_dir)
+    _print_banner(served.url, config, data_dir, extra_redirect_uris=args.redirect_uri)
     try:
         served.run()
     finally:
@@ -205,7 +214,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_banner(url: str, config: SandboxConfig, data_dir: Path) -> None:
+def _print_banner(
+    url: str, config: SandboxConfig, data_dir: Path, *, extra_redirect_uris: list[str] | None = None
+) -> None:
     lines = [
         f"Sandbox org URL: {url}",
         f"  Discovery:    {url}/.well-known/openid-configuration",
@@ -218,6 +229,8 @@ def _print_banner(url: str, config: SandboxConfig, data_dir: Path) -> None:
             state = "" if client.jwks_file.exists() else "  (missing: `make lab` creates it)"
             lines.append(f"  Client {client.client_id} public keys read from: {client.jwks_file}{state}")
     lines.append(f"  Data folder:  {data_dir} (signing keys)")
+    if extra_redirect_uris:
+        lines.append("  Also accepted as redirect URIs: " + ", ".join(extra_redirect_uris))
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
 
@@ -255,6 +268,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         command.append("--allow-remote")
     if args.org_url:
         command += ["--org-url", args.org_url]
+    for uri in args.redirect_uri:
+        command += ["--redirect-uri", uri]
     log_path = data_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell

@@ -8,11 +8,13 @@ A bad value raises `ConfigError` naming the field, the value and what was expect
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .constants import (
     AUTH_METHODS,
@@ -21,6 +23,7 @@ from .constants import (
     CLIENT_SECRET_POST,
     JWT_BEARER,
     NONE_AUTH,
+    ORG_SCOPES,
     PRIVATE_KEY_JWT,
     TOKEN_EXCHANGE,
 )
@@ -128,6 +131,28 @@ class ResourceConnection:
 
 
 @dataclass(frozen=True)
+class AgentResource:
+    """An AI agent registered as a resource of a custom server (Okta: the agent's machine access).
+
+    Tokens aimed at the agent carry `resource_url` as their `aud`; the custom server that issues them
+    is `authorization_server`.
+    """
+
+    agent: str
+    resource_url: str
+    authorization_server: str
+
+
+@dataclass(frozen=True)
+class DelegationLink:
+    """A delegation link: `client_id` (the origin app) may hand its users' access tokens to `agent`."""
+
+    name: str
+    client_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
 class Lifetimes:
     """Token lifetimes and clock allowances, in seconds."""
 
@@ -170,6 +195,9 @@ class SandboxConfig:
     base_dir: Path
     source: str
     raw: dict[str, Any] = field(repr=False)
+    #: Okta's machine access (issue 8): agents registered as resources, and who may delegate to them.
+    agent_resources: dict[str, AgentResource] = field(default_factory=dict)
+    delegation_links: tuple[DelegationLink, ...] = ()
 
     def user_by_id(self, user_id: str) -> User | None:
         """Return the user with this Okta id, or None."""
@@ -183,6 +211,42 @@ class SandboxConfig:
         return [
             c for c in self.connections if c.client_id == client_id and c.authorization_server == server_id
         ]
+
+    def delegation_link(self, client_id: str, agent: str) -> DelegationLink | None:
+        """Return the delegation link letting `client_id` hand its tokens to `agent`, or None."""
+        for link in self.delegation_links:
+            if link.client_id == client_id and link.agent == agent:
+                return link
+        return None
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Return `uri` if it can be registered as a redirect URI; raise ConfigError naming it otherwise."""
+    parts = urlsplit(uri)
+    # RFC 6749 §3.1.2: the redirection endpoint URI MUST be an absolute URI and MUST NOT have a fragment.
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f'redirect URI "{uri}" is not an absolute http(s) URI, expected e.g. "https://host/callback"')
+    if parts.fragment or uri.endswith("#"):
+        raise ConfigError(f'redirect URI "{uri}" has a fragment, expected none (RFC 6749 §3.1.2)')
+    return uri
+
+
+def with_redirect_uris(config: SandboxConfig, uris: Iterable[str]) -> SandboxConfig:
+    """Return `config` with `uris` added to every client that uses the authorization code grant.
+
+    For a sandbox started on someone's behalf (a JupyterHub user's own sandbox): the redirect URI the
+    browser comes back to is known only then, e.g. `{hub}/user/{name}/proxy/{port}/callback`.
+    """
+    extra = [check_redirect_uri(uri) for uri in uris]
+    if not extra:
+        return config
+    clients = {}
+    for client_id, client in config.clients.items():
+        if AUTHORIZATION_CODE in client.grant_types:
+            added = tuple(uri for uri in dict.fromkeys(extra) if uri not in client.redirect_uris)
+            client = dataclasses.replace(client, redirect_uris=client.redirect_uris + added)
+        clients[client_id] = client
+    return dataclasses.replace(config, clients=clients)
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,6 +390,8 @@ def _parse(data: dict[str, Any], base_dir: Path, label: str) -> SandboxConfig:
     clients = _parse_clients(root.table("clients", required=True), base_dir)
     servers = _parse_servers(root.table("authorization_servers", required=True), clients)
     connections = _parse_connections(root.table("resource_connections"), clients, servers)
+    agent_resources = _parse_agent_resources(root.table("agent_resources"), clients, servers)
+    links = _parse_delegation_links(root.table("delegation_links"), clients, agent_resources)
     api = _parse_api(root.table("api", required=True), servers)
     root.done()
 
@@ -342,6 +408,8 @@ def _parse(data: dict[str, Any], base_dir: Path, label: str) -> SandboxConfig:
         base_dir=base_dir,
         source=label,
         raw=data,
+        agent_resources=agent_resources,
+        delegation_links=links,
     )
 
 
@@ -455,8 +523,11 @@ def _parse_servers(table: _Table, clients: dict[str, Client]) -> dict[str, AuthS
                 if client_id not in clients:
                     raise ConfigError(f'{p.path}.clients has "{client_id}", which is not a configured client')
             for scope in rule.scopes:
-                if scope not in scopes:
-                    raise ConfigError(f'{p.path}.scopes has "{scope}", expected one of {sorted(scopes)}')
+                # Okta: every custom server also knows the OIDC scopes (a sign-in rule lists them).
+                if scope not in scopes and scope not in ORG_SCOPES:
+                    raise ConfigError(
+                        f'{p.path}.scopes has "{scope}", expected one of {sorted(scopes) + list(ORG_SCOPES)}'
+                    )
             policies.append(rule)
         servers[server_id] = AuthServer(
             id=server_id,
@@ -499,6 +570,61 @@ def _parse_connections(
                 raise ConfigError(f'{t.path}.scopes has "{scope}", expected one of {sorted(server.scopes)}')
         connections.append(connection)
     return tuple(connections)
+
+
+def _parse_agent_resources(
+    table: _Table, clients: dict[str, Client], servers: dict[str, AuthServer]
+) -> dict[str, AgentResource]:
+    resources: dict[str, AgentResource] = {}
+    for agent in table.data:
+        t = table.table(agent)
+        resource = AgentResource(
+            agent=agent,
+            resource_url=t.str("resource_url", required=True),
+            authorization_server=t.str("authorization_server", required=True),
+        )
+        t.done()
+        if agent not in clients:
+            raise ConfigError(f'{t.path} names the agent "{agent}", which is not a configured client')
+        if resource.authorization_server not in servers:
+            raise ConfigError(
+                f'{t.path}.authorization_server is "{resource.authorization_server}", '
+                f"expected one of {sorted(servers)}"
+            )
+        url = resource.resource_url
+        if not (url.startswith("{org}/") or "://" in url) or any(c.isspace() for c in url):
+            raise ConfigError(
+                f'{t.path}.resource_url is "{url}", '
+                'expected an absolute URL such as "{org}/agents/my-agent"'
+            )
+        taken = [r.agent for r in resources.values() if r.resource_url == url]
+        if taken:
+            raise ConfigError(f'{t.path}.resource_url is "{url}", which the agent "{taken[0]}" already has')
+        resources[agent] = resource
+    return resources
+
+
+def _parse_delegation_links(
+    table: _Table, clients: dict[str, Client], agent_resources: dict[str, AgentResource]
+) -> tuple[DelegationLink, ...]:
+    links = []
+    for name in table.data:
+        t = table.table(name)
+        link = DelegationLink(
+            name=name, client_id=t.str("client_id", required=True), agent=t.str("agent", required=True)
+        )
+        t.done()
+        if link.client_id not in clients:
+            raise ConfigError(f'{t.path}.client_id is "{link.client_id}", which is not a configured client')
+        if link.agent not in agent_resources:
+            raise ConfigError(
+                f'{t.path}.agent is "{link.agent}", expected an agent with an agent_resources entry '
+                f"(one of {sorted(agent_resources)})"
+            )
+        if link.client_id == link.agent:
+            raise ConfigError(f'{t.path} links "{link.agent}" to itself, expected another client')
+        links.append(link)
+    return tuple(links)
 
 
 def _parse_api(t: _Table, servers: dict[str, AuthServer]) -> ApiConfig:

@@ -79,6 +79,23 @@ class Sandbox:
     def server_keys_url(self, server_id: str) -> str:
         return f"{self.org_url}/oauth2/{server_id}/v1/keys"
 
+    def server_authorize_url(self, server_id: str) -> str:
+        """A custom server's authorize endpoint: `{org}/oauth2/{id}/v1/authorize`."""
+        return f"{self.org_url}/oauth2/{server_id}/v1/authorize"
+
+    def agent_resource_url(self, agent: str) -> str | None:
+        """The resource URL an agent is registered at (Okta's machine access), or None."""
+        resource = self.config.agent_resources.get(agent)
+        return self.expand(resource.resource_url) if resource is not None else None
+
+    def agent_resources_of(self, server: AuthServer) -> list[str]:
+        """The resource URLs of the agents registered as resources of a custom server."""
+        return [
+            self.expand(r.resource_url)
+            for r in self.config.agent_resources.values()
+            if r.authorization_server == server.id
+        ]
+
     def server_by_issuer(self, issuer: str) -> AuthServer | None:
         """Return the custom server whose issuer is exactly `issuer`, or None."""
         for server in self.config.servers.values():

@@ -22,6 +22,8 @@ Event types (Okta-like names; `EVENT_TYPES` below is the documented list):
     app.oauth2.token.grant.id_token           org /token, authorization code: ID token issued or refused
     app.oauth2.token.grant.id_jag             org /token, token exchange: ID-JAG issued or refused
     app.oauth2.as.token.grant.access_token    custom /token, JWT bearer: access token issued or refused
+    app.oauth2.as.authorize.code              custom /authorize: a code issued, or the request refused
+    app.oauth2.as.token.grant.id_token        custom /token, authorization code: tokens issued or refused
     app.oauth2.token.client_authentication    org /token: the client could not be authenticated
     app.oauth2.as.token.client_authentication custom /token: the client could not be authenticated
     app.oauth2.token.grant                    org /token refused before a grant was known
@@ -62,6 +64,9 @@ AUTHORIZE_CODE = "app.oauth2.authorize.code"
 ID_TOKEN_GRANT = "app.oauth2.token.grant.id_token"
 ID_JAG_GRANT = "app.oauth2.token.grant.id_jag"
 ACCESS_TOKEN_GRANT = "app.oauth2.as.token.grant.access_token"
+#: A custom server's sign-in (Okta's machine access: the origin app signs the user in there).
+AS_AUTHORIZE_CODE = "app.oauth2.as.authorize.code"
+AS_CODE_GRANT = "app.oauth2.as.token.grant.id_token"
 ORG_CLIENT_AUTH = "app.oauth2.token.client_authentication"
 CUSTOM_CLIENT_AUTH = "app.oauth2.as.token.client_authentication"
 ORG_TOKEN_REQUEST = "app.oauth2.token.grant"
@@ -88,6 +93,14 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     ACCESS_TOKEN_GRANT: (
         "OAuth2 access token request (JWT bearer grant with an ID-JAG)",
         "custom /oauth2/{id}/v1/token, RFC 7523 JWT bearer: access token issued or refused",
+    ),
+    AS_AUTHORIZE_CODE: (
+        "OAuth2 authorization code request (custom authorization server)",
+        "custom /oauth2/{id}/v1/authorize: a code issued, or the request refused",
+    ),
+    AS_CODE_GRANT: (
+        "OAuth2 token request (authorization code grant, custom authorization server)",
+        "custom /oauth2/{id}/v1/token, authorization code: access token (and ID token) issued or refused",
     ),
     ORG_CLIENT_AUTH: (
         "OAuth2 client authentication",
@@ -149,7 +162,7 @@ _TOKEN_PARAMS = {
 }
 
 #: Endpoints whose form body the app parses anyway (token endpoints, the sign-in form).
-_FORM_ENDPOINTS = frozenset({"org_token", "custom_token", "authorize_sign_in"})
+_FORM_ENDPOINTS = frozenset({"org_token", "custom_token", "authorize_sign_in", "custom_authorize_sign_in"})
 
 #: Runs of base64url characters and dots; one holding two long dot-separated parts looks like a JWT.
 #: (One character class, no nested repetition: linear time on hostile input.)
@@ -350,9 +363,13 @@ def event_type_for(internal_code: str | None) -> str:
             return ID_JAG_GRANT
         if not org and grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return ACCESS_TOKEN_GRANT
+        if not org and grant == "authorization_code":
+            return AS_CODE_GRANT
         return ORG_TOKEN_REQUEST if org else CUSTOM_TOKEN_REQUEST
     if endpoint in ("authorize_page", "authorize_sign_in"):
         return AUTHORIZE_CODE
+    if endpoint in ("custom_authorize_page", "custom_authorize_sign_in"):
+        return AS_AUTHORIZE_CODE
     if endpoint == "userinfo":
         return USERINFO
     if endpoint.startswith("api_") and endpoint != "api_metadata":

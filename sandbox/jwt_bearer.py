@@ -229,6 +229,9 @@ class SandboxIDJAGGrant(IDJAGGrant):
             "auth_time": id_jag.get("auth_time", now),
             "sub": user.username,
         }
+        if isinstance(id_jag.get("act"), dict):
+            # RFC 8693 §4.1, and Okta's delegation examples: the delegation chain stays in the token.
+            claims["act"] = id_jag["act"]
         events.record_success(
             events.ACCESS_TOKEN_GRANT,
             client_id=claims["cid"],

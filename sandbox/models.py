@@ -68,6 +68,9 @@ class AuthCode(AuthorizationCodeMixin):
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     amr: list[str] = field(default_factory=lambda: ["pwd"])
+    #: The custom server that issued the code (None: the org server), and the RFC 8707 resource asked for.
+    server_id: str | None = None
+    resource: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

@@ -25,6 +25,7 @@ from .authorize import (
     OrgAuthorizationCodeGrant,
     SandboxCodeChallenge,
     SandboxOpenIDCode,
+    check_authorization_request,
     check_scope,
     error_redirect,
 )
@@ -42,6 +43,12 @@ from .constants import (
     TOKEN_EXCHANGE,
 )
 from .core import Sandbox
+from .custom_signin import (
+    CustomAuthorizationCodeGrant,
+    CustomOpenIDCode,
+    check_custom_authorization_request,
+    check_custom_scope,
+)
 from .errors import SandboxError, refuse
 from .jwt_bearer import SandboxIDJAGGrant
 from .models import OAuthClient, SandboxRequest
@@ -141,6 +148,19 @@ class OrgServer(SandboxServer):
     def validate_requested_scope(self, scope: str | None) -> None:
         check_scope(scope, None)
 
+    @property
+    def authorize_url(self) -> str:
+        """`{org}/oauth2/v1/authorize`."""
+        return self.sandbox.authorize_url
+
+    def check_authorization_request(self, params: dict[str, list[str]], client: OAuthClient) -> None:
+        """The checks of an authorization request that answer by redirect (authorize.py)."""
+        check_authorization_request(params, client)
+
+    def transaction_key(self, transaction_id: str) -> str:
+        """Where a pending sign-in of this server is kept (the org's: the id itself)."""
+        return transaction_id
+
     def metadata(self) -> dict[str, Any]:
         """The org server's metadata (RFC 8414 §2, OIDC Discovery §3), issuer = the org URL."""
         sandbox = self.sandbox
@@ -185,18 +205,38 @@ class OrgServer(SandboxServer):
 
 
 class CustomServer(SandboxServer):
-    """A custom authorization server (`{org}/oauth2/{id}`): the JWT bearer grant for ID-JAGs (step 3)."""
+    """A custom authorization server (`{org}/oauth2/{id}`): the JWT bearer grant for ID-JAGs (step 3),
+    and a sign-in (authorization code + PKCE) for apps its policy allows (custom_signin.py)."""
 
-    GRANT_TYPES = (JWT_BEARER,)
+    GRANT_TYPES = (AUTHORIZATION_CODE, JWT_BEARER)
 
     def __init__(self, sandbox: Sandbox, auth_server: AuthServer) -> None:
         super().__init__(sandbox, token_url=sandbox.server_token_url(auth_server.id))
         self.auth_server = auth_server
+        self.register_grant(
+            CustomAuthorizationCodeGrant,
+            [SandboxCodeChallenge(required=True), CustomOpenIDCode(sandbox, auth_server.id)],
+        )
         self.register_grant(SandboxIDJAGGrant)
 
     def validate_requested_scope(self, scope: str | None) -> None:
-        if scope:  # pragma: no cover - the grant refuses a scope parameter before this runs
-            raise refuse("id_jag_scopes_in_request")
+        # Authlib asks at the sign-in (checked before, by check_authorization_request) and at the JWT
+        # bearer grant, which has no scope parameter (refused before this runs when there is one).
+        if scope:
+            check_custom_scope(self.auth_server, scope, None)
+
+    @property
+    def authorize_url(self) -> str:
+        """`{org}/oauth2/{id}/v1/authorize`."""
+        return self.sandbox.server_authorize_url(self.auth_server.id)
+
+    def check_authorization_request(self, params: dict[str, list[str]], client: OAuthClient) -> None:
+        """The org server's checks with this server's scopes, access policy and resources."""
+        check_custom_authorization_request(self.sandbox, self.auth_server, params, client)
+
+    def transaction_key(self, transaction_id: str) -> str:
+        """A pending sign-in of this server: kept apart, so the org's form cannot complete it."""
+        return f"{self.auth_server.id}:{transaction_id}"
 
     def metadata(self) -> dict[str, Any]:
         """The custom server's metadata (RFC 8414 §2): public scopes, jwt-bearer, the id-jag profile."""
@@ -204,12 +244,13 @@ class CustomServer(SandboxServer):
         sid = self.auth_server.id
         return {
             "issuer": sandbox.server_issuer(sid),
+            "authorization_endpoint": sandbox.server_authorize_url(sid),
             "token_endpoint": sandbox.server_token_url(sid),
             "jwks_uri": sandbox.server_keys_url(sid),
-            # RFC 8414 §2 makes this REQUIRED and non-empty. The sandbox's custom servers have no
-            # authorize endpoint (hence no authorization_endpoint member); "code" is Okta's value.
             "response_types_supported": ["code"],
-            "grant_types_supported": [JWT_BEARER],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(self.GRANT_TYPES),
+            "code_challenge_methods_supported": [PKCE_S256],
             "authorization_grant_profiles_supported": [ID_JAG_GRANT_PROFILE],
             "scopes_supported": self.auth_server.public_scopes,
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),

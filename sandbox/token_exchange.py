@@ -2,14 +2,21 @@
 
 - RFC 8693 §2.1 (request), §2.2.1 (response: issued_token_type, token_type N_A), §2.2.2 (errors)
 - draft-ietf-oauth-identity-assertion-authz-grant §4.3 (request, issuer's checks), §3 (the ID-JAG)
-- Okta "Set up AI agent token exchange" (resource connections; openid scopes refused)
+- Okta "Set up AI agent token exchange" (resource connections; openid scopes refused; machine
+  access: "Okta accepts access tokens minted for a different client as subject tokens. This requires a
+  delegation link authorizing that client to delegate to your AI agent, and the token must target
+  your agent's resource URL.")
+- RFC 8693 §4.1 (the `act` claim: who acts for the subject, earlier actors nested)
 
 Authlib has no RFC 8693 server grant, so this one is written on Authlib's `BaseGrant` and
-`TokenEndpointMixin`. Subject tokens are handled by type through `SUBJECT_TOKEN_HANDLERS`: the ID
-token handler is complete; the access-token handler is where Okta's "machine access" variant
-(an access token accepted only through a delegation link, issue 8) plugs in. Until then it refuses
-with Okta's `invalid_subject_token_no_delegation_link`: the type is understood, no delegation
-policy authorizes the token.
+`TokenEndpointMixin`. Subject tokens are handled by type through `SUBJECT_TOKEN_HANDLERS`:
+
+- an ID token the org server issued to the requesting client (Okta's user access; the default flow);
+- an access token of one of the org's custom servers, issued to another app (the origin app) for a
+  user, aimed at the requesting agent's resource URL, and covered by a delegation link from that app
+  to the agent (Okta's machine access). Its ID-JAG names the user (`sub`) and the agent
+  (`client_id`) as for an ID token, and records the chain in `act`: the agent, and the origin app
+  before it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 from . import events
 from .config import AuthServer, User
 from .constants import (
+    ACCESS_TOKEN_TYP,
     ACCESS_TOKEN_TYPE,
     AUTH_METHODS,
     ID_JAG_TOKEN_TYPE,
@@ -42,11 +50,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Subject:
-    """Who a verified subject token speaks for, and how they signed in."""
+    """Who a verified subject token speaks for, how they signed in, and who handed the token on."""
 
     user: User
     claims: dict[str, Any]
     token_type: str
+    #: The origin app that delegated (an access token's `cid`) and the link that allowed it.
+    delegated_by: str | None = None
+    link: str | None = None
 
 
 class SubjectTokenHandler:
@@ -114,14 +125,129 @@ class IdTokenSubject(SubjectTokenHandler):
 
 
 class AccessTokenSubject(SubjectTokenHandler):
-    """Okta's machine access: an access token, only through a delegation link (not configured yet)."""
+    """Okta's machine access: an origin app's access token, accepted through a delegation link.
+
+    The checks, in order, and Okta's answer to each (README, "Variant: an origin application hands
+    the user's token to the agent", says why each code was chosen):
+
+    1. a JWT; an access token, not an ID-JAG (`typ`)          invalid_subject_token / _type
+    2. issued by a custom server of this org                   invalid_subject_token_authorization_server
+       (not the org server; a foreign issuer)                  invalid_subject_token_issuer_not_allowed
+    3. signature with that server's key, picked by `kid`       invalid_subject_token
+    4. an access token's claims (`cid`, `scp`), not an ID token invalid_subject_token_type
+    5. unexpired (`exp`), not issued in the future (`iat`)     token_exchange_subject_token_expired / …
+    6. the agent is registered as a resource, on that server   invalid_subject_token_no_delegation_link /
+                                                               invalid_subject_token_authorization_server
+    7. `aud` is the agent's resource URL                       invalid_subject_token_no_delegation_link
+    8. a delegation link from the token's client to the agent  invalid_subject_token_client_not_registered
+    9. a user (`uid`) this org knows                           oauth_sts_user_subject_required / …
+    """
 
     token_type = ACCESS_TOKEN_TYPE
 
     def resolve(self, sandbox: Sandbox, token: str, client: OAuthClient) -> Subject:
-        # Issue 8 adds delegation links to the configuration and verifies the token here
-        # (its client may delegate to this agent; its aud is the agent's resource URL).
-        raise refuse("invalid_subject_token_no_delegation_link", client_id=client.get_client_id())
+        agent = client.get_client_id()
+
+        def invalid(why: str, **context: Any) -> Exception:
+            return refuse("invalid_subject_token", client_id=agent, detail=why, **context)
+
+        try:
+            jwt = parse_unverified(token)
+        except MalformedJWT as exc:
+            raise invalid(f"not a JWT: {exc}") from None
+        # RFC 8693 §2.1: subject_token_type names the kind of token; an ID-JAG is not an access token.
+        if jwt.typ not in (None, "JWT", ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP):
+            raise refuse("invalid_subject_token_type", client_id=agent, typ=str(jwt.typ))
+        claims = jwt.claims
+        server = self._issuing_server(sandbox, claims.get("iss"), agent)
+        signing_key = sandbox.keys.servers[server.id]
+        # The key is picked by kid among the issuing custom server's keys, never from the token.
+        if jwt.kid != signing_key.kid:
+            raise invalid(f"kid {jwt.kid!r} is not a key of the authorization server {server.id}")
+        try:
+            verify_signature(jwt, signing_key.public_key, [signing_key.alg])
+        except SignatureInvalid as exc:
+            raise invalid(f"signature: {exc}") from None
+        # Okta's access token layout (SPEC.md step 4): the client in cid, the scopes in scp.
+        if not isinstance(claims.get("cid"), str) or not isinstance(claims.get("scp"), list):
+            raise refuse(
+                "invalid_subject_token_type", client_id=agent, detail="no cid and scp: not an access token"
+            )
+        origin = claims["cid"]
+        user_id = claims.get("uid") if isinstance(claims.get("uid"), str) else None
+        self._check_times(sandbox, claims, agent, user_id)
+
+        # Machine access: the agent must be registered as a resource, on the server that issued the token.
+        registration = sandbox.config.agent_resources.get(agent)
+        if registration is None:
+            raise refuse(
+                "invalid_subject_token_no_delegation_link",
+                client_id=agent,
+                user_id=user_id,
+                subjectTokenClient=origin,
+                detail="the agent is not registered as a resource (no machine access configured)",
+            )
+        if registration.authorization_server != server.id:
+            raise refuse(
+                "invalid_subject_token_authorization_server",
+                client_id=agent,
+                user_id=user_id,
+                detail=f"issued by {server.id}; agent resource on {registration.authorization_server}",
+            )
+        # Okta: "the token must target your agent's resource URL".
+        resource_url = sandbox.expand(registration.resource_url)
+        aud = claims.get("aud")
+        if not (aud == resource_url or aud == [resource_url]):
+            raise refuse(
+                "invalid_subject_token_no_delegation_link",
+                client_id=agent,
+                user_id=user_id,
+                subjectTokenClient=origin,
+                detail=f"aud is {aud!r}, not the agent's resource URL {resource_url}",
+            )
+        # Okta: "a delegation link authorizing that client to delegate to your AI agent".
+        link = sandbox.config.delegation_link(origin, agent)
+        if link is None:
+            raise refuse(
+                "invalid_subject_token_client_not_registered",
+                client_id=agent,
+                user_id=user_id,
+                subjectTokenClient=origin,
+                detail=f"no delegation link from {origin} to {agent}",
+            )
+        if user_id is None:
+            # A token of the client itself (no user): this exchange is for users only.
+            raise refuse("oauth_sts_user_subject_required", client_id=agent, subjectTokenClient=origin)
+        user = sandbox.config.user_by_id(user_id)
+        if user is None:
+            raise invalid("uid is not a user of this org", subjectTokenClient=origin)
+        return Subject(
+            user=user, claims=claims, token_type=self.token_type, delegated_by=origin, link=link.name
+        )
+
+    @staticmethod
+    def _issuing_server(sandbox: Sandbox, iss: Any, agent: str) -> AuthServer:
+        """Return the custom server named by `iss`, or refuse: the org server, an unknown id, another org."""
+        prefix = sandbox.org_url + "/oauth2/"
+        if isinstance(iss, str) and iss.startswith(prefix):
+            server = sandbox.config.servers.get(iss[len(prefix) :])
+            if server is not None:
+                return server
+        if iss == sandbox.issuer or (isinstance(iss, str) and iss.startswith(prefix)):
+            # The org server (its ID tokens and access tokens) or an unknown server id of this org.
+            raise refuse("invalid_subject_token_authorization_server", client_id=agent, iss=str(iss))
+        raise refuse("invalid_subject_token_issuer_not_allowed", client_id=agent, iss=str(iss))
+
+    @staticmethod
+    def _check_times(sandbox: Sandbox, claims: dict[str, Any], agent: str, user_id: str | None) -> None:
+        now = time.time()
+        skew = sandbox.config.lifetimes.clock_skew
+        if not is_number(claims.get("exp")) or not is_number(claims.get("iat")):
+            raise refuse("invalid_subject_token", client_id=agent, detail="exp and iat are required")
+        if claims["exp"] < now - skew:
+            raise refuse("token_exchange_subject_token_expired", client_id=agent, user_id=user_id)
+        if claims["iat"] > now + skew:
+            raise refuse("invalid_subject_token", client_id=agent, detail="issued in the future")
 
 
 #: The subject token types the org server accepts, and who verifies each.
@@ -244,6 +370,16 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         for name in ("auth_time", "amr"):
             if name in subject.claims:
                 claims[name] = subject.claims[name]
+        facts: dict[str, Any] = {}
+        if subject.delegated_by is not None:
+            # RFC 8693 §4.1: act names the party acting for the subject, earlier actors nested.
+            # Okta documents "sub_profile": "ai_agent" for an agent; the origin app gets no profile.
+            claims["act"] = {
+                "sub": claims["client_id"],
+                "sub_profile": "ai_agent",
+                "act": {"sub": subject.delegated_by},
+            }
+            facts = {"delegatedBy": subject.delegated_by, "delegationLink": subject.link}
         # ID-JAG §3: the header typ MUST be oauth-id-jag+jwt.
         id_jag = sandbox.keys.org.sign(claims, typ=ID_JAG_TYP)
         body = {
@@ -259,5 +395,6 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             user_id=subject.user.id,
             issued=events.IssuedToken("id_jag", claims["jti"], claims["exp"], claims["aud"], claims["scope"]),
             grantedScopes=self.request.scope,
+            **facts,
         )
         return 200, body, self.TOKEN_RESPONSE_HEADER

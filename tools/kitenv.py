@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_CLIENT_ID = "wlpSandboxAgent00001"
+#: The sandbox's origin app (06_origin_app_delegation; sandbox/default.toml), whose token the agent gets.
+ORIGIN_CLIENT_ID = "0oaOriginWebApp00001"
 
 
 def kit_environment(org_url: str, home: Path, *, api_token: str | None = None) -> dict[str, str]:
@@ -38,6 +40,10 @@ def kit_environment(org_url: str, home: Path, *, api_token: str | None = None) -
         "AGENT_PRIVATE_KEY_FILE": ".keys/agent.pem",
         "AGENT_PUBLIC_JWKS_FILE": ".keys/agent.jwks.json",
         "API_URL": f"{org_url}/todo-api/todos",
+        # The origin app of notebook 06 (its secret is set from the sandbox's configuration).
+        "ORIGIN_CLIENT_ID": ORIGIN_CLIENT_ID,
+        "ORIGIN_AUTH_SERVER_ID": "default",
+        "AGENT_RESOURCE_URL": f"{org_url}/agents/sandbox-agent",
         # Nothing may open a browser or wait on a person during a headless run.
         "BROWSER": "true",
     }
@@ -82,6 +88,10 @@ def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
     )
     sandbox.home = home
     sandbox.environ = kit_environment(sandbox.url, home, api_token=sandbox.api_token)
+    origin = sandbox.config.clients.get(ORIGIN_CLIENT_ID)
+    if origin is not None and origin.client_secret:
+        # A secret: the export's scan knows it (a variable named *CLIENT_SECRET) and refuses to publish it.
+        sandbox.environ["ORIGIN_CLIENT_SECRET"] = origin.client_secret
     return sandbox
 
 

@@ -492,7 +492,7 @@ CASES = [
         "unsupported_grant_type",
         "unsupported_grant_type",
         "The authorization grant type is not supported by the authorization server. "
-        "Configured grant types: [urn:ietf:params:oauth:grant-type:jwt-bearer].",
+        "Configured grant types: [authorization_code, urn:ietf:params:oauth:grant-type:jwt-bearer].",
     ),
     Case(
         "a repeated grant type is refused",
@@ -820,7 +820,10 @@ CASES = [
     ),
     Case(
         "token exchange of an access token without a delegation link is refused",
-        lambda c: c.exchange(subject_token_type="urn:ietf:params:oauth:token-type:access_token"),
+        # The agent's own access token (aud api://default): no delegation link authorizes it (issue 8).
+        lambda c: c.exchange(
+            c.access_token_read, subject_token_type="urn:ietf:params:oauth:token-type:access_token"
+        ),
         400,
         "invalid_request",
         "invalid_subject_token_no_delegation_link",

@@ -138,7 +138,6 @@ def test_make_lab_writes_the_sandboxs_token_into_env_once(tmp_path, monkeypatch,
     shutil.copyfile(lab_tool.ROOT / ".env.example", env_file)
     monkeypatch.setenv("KIT_HOME", str(tmp_path))
     monkeypatch.setenv("KIT_ENV_FILE", str(env_file))
-    monkeypatch.setattr(lab_tool, "SANDBOX_DATA_DIR", tmp_path / ".sandbox")
     lab_tool.write_api_token(load_settings())
     token = (tmp_path / ".sandbox" / "api-token").read_text().strip()
     text = env_file.read_text()

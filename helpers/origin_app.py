@@ -1,0 +1,820 @@
+"""The origin application of Okta's machine access: it signs the user in and hands its token to the agent.
+
+- RFC 6749 §4.1 and RFC 7636 (the origin app's sign-in, PKCE S256), §2.3.1 (client_secret_basic: the
+  origin app authenticates with its own secret, which never reaches the agent)
+- RFC 8707 §2 (`resource` = the agent's resource URL: the access token's `aud`)
+- RFC 8693 §2.1 (the agent's token exchange, `subject_token_type=…:access_token`), §4.1 (`act`)
+- Okta "Set up AI agent token exchange" (machine access: "Okta accepts access tokens minted for a
+  different client as subject tokens. This requires a delegation link authorizing that client to
+  delegate to your AI agent, and the token must target your agent's resource URL."); Okta help
+  "Add AI agents manually" (Delegations: the apps that can authorize the agent to act for them)
+
+The settings live beside the kit's (environment first, then the env file, then defaults):
+
+    ORIGIN_CLIENT_ID       the origin app's client id (sandbox: 0oaOriginWebApp00001)
+    ORIGIN_CLIENT_SECRET   its client secret: a secret, never shown, logged or exported
+    ORIGIN_AUTH_SERVER_ID  the custom server it signs in at, where the agent is a resource
+                           (empty: OKTA_AUTH_SERVER_ID)
+    AGENT_RESOURCE_URL     the agent's resource URL (sandbox: {org}/agents/sandbox-agent)
+
+Against the sandbox every one has a default; against Okta the first, second and fourth are required.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import requests
+from dotenv.main import DotEnv
+from requests.auth import AuthBase
+
+from .checks import Checklist
+from .config import Settings, is_loopback_host
+from .constants import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_CLOCK_SKEW,
+    TOKEN_TYPE_ACCESS_TOKEN,
+    TOKEN_TYPE_ID_TOKEN,
+)
+from .display import KeyValues
+from .errors import ConfigError, KitError, OAuthError, ResponseError, SignInError
+from .formatting import HIDDEN, describe_time, html_table, shorten, text_table
+from .jwts import decode_unverified, verify_signature
+from .oauth import TokenResponse, read_token_response
+from .pkce import Pkce
+from .signin import (
+    AuthorizationRequest,
+    Callback,
+    SignIn,
+    code_exchange_form,
+    find_password_form,
+    parse_callback,
+)
+from .system_log import ServerSide, server_side
+from .token_exchange import check_id_jag, token_exchange_form
+from .transport import Exchange, redact_url
+
+#: The origin app's settings, in the order `OriginSettings.describe()` shows them.
+ORIGIN_VARS = ("ORIGIN_CLIENT_ID", "ORIGIN_CLIENT_SECRET", "ORIGIN_AUTH_SERVER_ID", "AGENT_RESOURCE_URL")
+SECRET_VAR = "ORIGIN_CLIENT_SECRET"
+#: The sandbox's origin app, its demo secret and the agent's resource URL (sandbox/default.toml).
+SANDBOX_DEFAULTS = {
+    "ORIGIN_CLIENT_ID": "0oaOriginWebApp00001",
+    "ORIGIN_CLIENT_SECRET": "origin-web-app-secret-fedcba9876543210",
+    "AGENT_RESOURCE_URL": "${OKTA_ORG_URL}/agents/sandbox-agent",
+}
+#: The sandbox's public app: it may sign users in at the custom server, but has no delegation link.
+UNLINKED_APP = "0oaPublicSpa00000001"
+#: The session file's name for the token the origin app hands over.
+HANDED_OVER = "origin_access_token"
+
+OKTA_MACHINE_ACCESS = "Okta: AI agent token exchange, machine access"
+_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+# --- settings ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OriginSettings:
+    """Who the origin app is, where it signs users in, and the agent its tokens are for."""
+
+    org_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_server_id: str
+    agent_resource_url: str
+
+    @property
+    def issuer(self) -> str:
+        """The custom server the origin app signs in at: `{org}/oauth2/{ORIGIN_AUTH_SERVER_ID}`."""
+        return f"{self.org_url}/oauth2/{self.auth_server_id}"
+
+    @property
+    def authorize_url(self) -> str:
+        """`{issuer}/v1/authorize`."""
+        return f"{self.issuer}/v1/authorize"
+
+    @property
+    def token_url(self) -> str:
+        """`{issuer}/v1/token`."""
+        return f"{self.issuer}/v1/token"
+
+    def describe(self) -> KeyValues:
+        """The settings as a table, the secret hidden."""
+        return KeyValues(
+            "The origin app's settings",
+            [
+                ("ORIGIN_CLIENT_ID", self.client_id),
+                ("ORIGIN_CLIENT_SECRET", HIDDEN),
+                ("ORIGIN_AUTH_SERVER_ID", self.auth_server_id),
+                ("AGENT_RESOURCE_URL", self.agent_resource_url),
+            ],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OriginSettings(client_id={self.client_id!r}, issuer={self.issuer!r}, "
+            f"agent_resource_url={self.agent_resource_url!r})"
+        )
+
+
+def _problem(name: str, value: str, expected: str) -> str:
+    return f'{name} is "{value}", expected {expected}'
+
+
+def load_origin_settings(settings: Settings, *, environ: dict[str, str] | None = None) -> OriginSettings:
+    """Read the origin app's settings: the environment, then the kit's env file, then the defaults.
+
+    Raises:
+        ConfigError: naming each missing or malformed variable, its value and what is expected.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    file_values: dict[str, str] = {}
+    env_file = settings.env_file
+    if env_file is not None and Path(env_file).is_file():
+        file_values = {
+            k: v
+            for k, v in DotEnv(env_file, interpolate=False).dict().items()
+            if v is not None
+        }
+    defaults = dict(SANDBOX_DEFAULTS) if settings.is_sandbox else {}
+    # `${OKTA_ORG_URL}` means the org URL the kit uses (the environment's, else the file's).
+    references = {"OKTA_ORG_URL": settings.org_url, "OKTA_AUTH_SERVER_ID": settings.auth_server_id}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return references.get(name, environ.get(name, file_values.get(name, "")))
+
+    values = {}
+    for name in ORIGIN_VARS:
+        raw = environ.get(name, file_values.get(name, ""))
+        values[name] = _VAR_REF.sub(fill, raw.strip() or defaults.get(name, ""))
+    values["ORIGIN_AUTH_SERVER_ID"] = values["ORIGIN_AUTH_SERVER_ID"] or settings.auth_server_id
+    problems = []
+    where = "the sandbox's" if settings.is_sandbox else "your"
+    if not values["ORIGIN_CLIENT_ID"] or re.search(r"\s", values["ORIGIN_CLIENT_ID"]):
+        problems.append(
+            _problem("ORIGIN_CLIENT_ID", values["ORIGIN_CLIENT_ID"], f"{where} origin app's client id")
+        )
+    if not values[SECRET_VAR]:
+        problems.append(f"{SECRET_VAR} is empty, expected {where} origin app's client secret")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", values["ORIGIN_AUTH_SERVER_ID"]):
+        problems.append(
+            _problem(
+                "ORIGIN_AUTH_SERVER_ID",
+                values["ORIGIN_AUTH_SERVER_ID"],
+                'a custom server id such as "default"',
+            )
+        )
+    resource = values["AGENT_RESOURCE_URL"]
+    parts = urlsplit(resource)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+        problems.append(_problem("AGENT_RESOURCE_URL", resource, "the agent's resource URL, an absolute URL"))
+    elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        problems.append(_problem("AGENT_RESOURCE_URL", resource, "https:// (plain http only on loopback)"))
+    if problems:
+        raise ConfigError("\n".join(problems), problems=problems)
+    return OriginSettings(
+        org_url=settings.org_url,
+        client_id=values["ORIGIN_CLIENT_ID"],
+        client_secret=values[SECRET_VAR],
+        auth_server_id=values["ORIGIN_AUTH_SERVER_ID"],
+        agent_resource_url=resource,
+    )
+
+
+def browser_url(settings: Settings, url: str) -> str:
+    """The URL the browser opens for a page of the org: through the Jupyter server's proxy on a hub.
+
+    The kit's front channel (helpers.config, KIT_BROWSER_BASE_URL) maps the org's authorize endpoint;
+    a custom server's endpoint goes through the same proxy prefix.
+    """
+    front, back = settings.browser_authorize_url, settings.org_authorize_url
+    if front == back:
+        return url
+    return front.removesuffix(urlsplit(back).path) + urlsplit(url).path
+
+
+def sign_in_headless_at(
+    http: Any, request: AuthorizationRequest, authorize_url: str, settings: Settings
+) -> Callback:
+    """Complete the sandbox's sign-in page at `authorize_url` over HTTP (the kernel's back channel).
+
+    Raises:
+        SignInError: the org is not the loopback sandbox, or the page or the credentials were refused.
+    """
+    if not settings.is_sandbox:
+        raise SignInError(
+            f'OKTA_ORG_URL is "{settings.org_url}", expected the loopback sandbox for a headless sign-in; '
+            "against Okta, set KIT_HEADLESS=false and sign in with a browser"
+        )
+    with http.labelled("Sign-in page"):
+        page = http.get(f"{authorize_url}?{urlencode(request.params)}", allow_redirects=False)
+    if page.is_redirect:
+        return parse_callback(page.headers.get("Location", ""), request, how="headless")
+    if page.status_code != 200:
+        text = " ".join(page.text.split())[:160]
+        raise SignInError(f"GET authorize answered HTTP {page.status_code}, expected a sign-in page: {text}")
+    form = find_password_form(page.text)
+    data = {
+        i["name"]: i["value"] for i in form["inputs"] if i["name"] and i["type"] not in ("submit", "button")
+    }
+    for item in form["inputs"]:
+        if item["type"] == "password":
+            data[item["name"]] = settings.sandbox_password
+        elif item["name"] in ("username", "identifier", "email"):
+            data[item["name"]] = settings.sandbox_username
+    with http.labelled("Sign-in form"):
+        answer = http.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False)
+    if not answer.is_redirect:
+        raise SignInError(
+            f"posting the sign-in form answered HTTP {answer.status_code}, expected 302 to "
+            f"{request.redirect_uri}; check SANDBOX_USERNAME ({settings.sandbox_username}) "
+            "and SANDBOX_PASSWORD"
+        )
+    return parse_callback(answer.headers.get("Location", ""), request, how="headless")
+
+
+class ClientSecretBasic(AuthBase):
+    """HTTP Basic client authentication (RFC 6749 §2.3.1): id and secret form-encoded, then base64."""
+
+    def __init__(self, client_id: str, client_secret: str) -> None:
+        self.client_id = client_id
+        self._secret = client_secret
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        # RFC 6749 §2.3.1: both are encoded with application/x-www-form-urlencoded before base64.
+        pair = f"{quote(self.client_id, safe='')}:{quote(self._secret, safe='')}"
+        request.headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return request
+
+    def __repr__(self) -> str:
+        return f"ClientSecretBasic({self.client_id!r}, {HIDDEN})"
+
+
+# --- checks ---------------------------------------------------------------------------------------------
+def check_delegation_token(
+    access_token: str,
+    *,
+    jwks: dict[str, Any],
+    issuer: str,
+    origin_client_id: str,
+    agent_resource_url: str,
+    now: int | None = None,
+    skew: int = DEFAULT_CLOCK_SKEW,
+) -> Checklist:
+    """Check the origin app's access token as the agent's exchange will: issuer, `aud`, client, user."""
+    now = int(time.time()) if now is None else now
+    checks = Checklist("The origin app's access token")
+    try:
+        header, claims = decode_unverified(access_token, what="access token")
+    except KitError as exc:
+        checks.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+        return checks
+
+    def signature() -> tuple[str, bool]:
+        verify_signature(access_token, jwks, algorithms=ASYMMETRIC_ALGORITHMS, what="access token")
+        return f'valid (key "{header.get("kid")}")', True
+
+    checks.run("signature", "verifies with the custom server key named by kid", signature, "RFC 9068 §4")
+    checks.equal('"iss"', issuer, claims.get("iss"), OKTA_MACHINE_ACCESS + ": a custom server")
+    aud = claims.get("aud")
+    checks.add(
+        '"aud"',
+        agent_resource_url,
+        aud,
+        aud == agent_resource_url or aud == [agent_resource_url],
+        "RFC 8707 §2; " + OKTA_MACHINE_ACCESS + ": the agent's resource URL",
+    )
+    checks.equal('"cid"', origin_client_id, claims.get("cid"), "Okta: the app the token was issued to")
+    checks.present(
+        '"uid"', claims.get("uid"), "Okta: the user (a user, not the app alone)", expected="a user id"
+    )
+    exp, iat = claims.get("exp"), claims.get("iat")
+    checks.add(
+        '"exp"',
+        "in the future",
+        describe_time(exp, reference=now) if exp is not None else "(missing)",
+        isinstance(exp, int) and exp > now - skew,
+        "RFC 9068 §4",
+    )
+    checks.add(
+        '"iat"',
+        "not in the future",
+        describe_time(iat, reference=now) if iat is not None else "(missing)",
+        isinstance(iat, int) and iat <= now + skew,
+        "RFC 9068 §2.2",
+    )
+    return checks
+
+
+def check_delegated_id_jag(
+    id_jag: str,
+    *,
+    jwks: dict[str, Any],
+    issuer: str,
+    audience: str,
+    agent_client_id: str,
+    origin_client_id: str,
+    subject: str,
+    requested_scopes: str,
+    now: int | None = None,
+) -> Checklist:
+    """Check an ID-JAG made from a delegated access token: as for an ID token, plus the `act` chain."""
+    checks = check_id_jag(
+        id_jag,
+        jwks=jwks,
+        issuer=issuer,
+        audience=audience,
+        client_id=agent_client_id,
+        subject=subject,
+        requested_scopes=requested_scopes,
+        now=now,
+    )
+    try:
+        claims = decode_unverified(id_jag, what="ID-JAG")[1]
+    except KitError:
+        return checks
+    act = claims.get("act") if isinstance(claims.get("act"), dict) else {}
+    prior = act.get("act") if isinstance(act.get("act"), dict) else {}
+    checks.equal('"act.sub"', agent_client_id, act.get("sub"), "RFC 8693 §4.1: the current actor, the agent")
+    checks.equal(
+        '"act.act.sub"', origin_client_id, prior.get("sub"), "RFC 8693 §4.1: the actor before, the origin app"
+    )
+    return checks
+
+
+# --- the hand-off ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HandOff:
+    """What the origin app sends the agent over the seed page's "secure channel": the token and its type.
+
+    Nothing else crosses: not the origin app's client secret, not the authorization code or the PKCE
+    verifier (spent, and the origin app's), not its ID token (issued to the origin app, `aud` = its id).
+    """
+
+    subject_token: str = field(repr=False)
+    subject_token_type: str
+    from_client: str
+    to_agent: str
+    withheld: tuple[tuple[str, str], ...] = field(repr=False)
+    redact: bool = True
+
+    def payload(self) -> dict[str, str]:
+        """Exactly what crosses the channel."""
+        return {"subject_token": self.subject_token, "subject_token_type": self.subject_token_type}
+
+    def check(self, secrets_kept: dict[str, str | None]) -> Checklist:
+        """Check that none of the origin app's own values is in what crosses (the secret first)."""
+        checks = Checklist("What crosses to the agent")
+        crossing = " ".join(self.payload().values())
+        for name, value in secrets_kept.items():
+            leaked = bool(value) and value in crossing
+            checks.add(name, "stays with the origin app", "crosses!" if leaked else "stays", not leaked)
+        claims = decode_unverified(self.subject_token, what="access token")[1]
+        checks.add(
+            "the token's cid",
+            f"{self.from_client} (the origin app: the agent needs a delegation link from it)",
+            claims.get("cid"),
+            claims.get("cid") == self.from_client,
+            OKTA_MACHINE_ACCESS,
+        )
+        return checks
+
+    def _rows(self) -> tuple[list[list[str]], list[list[str]]]:
+        crossing = [
+            [
+                "subject_token",
+                shorten(self.subject_token, redact=self.redact),
+                "the access token, aud = the agent",
+            ],
+            ["subject_token_type", self.subject_token_type, "RFC 8693 §3: it is an access token"],
+        ]
+        kept = [[name, why] for name, why in self.withheld]
+        return crossing, kept
+
+    def text(self) -> str:
+        """Plain text: what crosses, and what stays with the origin app."""
+        crossing, kept = self._rows()
+        return "\n".join(
+            [
+                f"Hand-off: {self.from_client} (origin app) -> {self.to_agent} (AI agent)",
+                "Crosses to the agent",
+                text_table(["what", "value", "note"], crossing),
+                "Stays with the origin app",
+                text_table(["what", "why"], kept),
+            ]
+        )
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        crossing, kept = self._rows()
+        return (
+            f"<p><b>Hand-off:</b> <code>{escape(self.from_client)}</code> (origin app) → "
+            f"<code>{escape(self.to_agent)}</code> (AI agent)</p><p><i>Crosses to the agent</i></p>"
+            + html_table(["What", "Value", "Note"], crossing, code_columns=(1,))
+            + "<p><i>Stays with the origin app</i></p>"
+            + html_table(["What", "Why"], kept)
+        )
+
+
+# --- the refusal without a delegation link ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ExpectedRefusal:
+    """Okta's answer a refusal must get: status, `error`, `error_description`, and the reason logged."""
+
+    status: int
+    error: str
+    description: str
+    reason: str
+
+
+#: The exchange of an access token from an app with no delegation link to the agent.
+NO_LINK = ExpectedRefusal(
+    400,
+    "invalid_request",
+    "'subject_token' is invalid: the client application is not registered for delegation to this agent.",
+    "invalid_subject_token_client_not_registered",
+)
+
+
+class RefusalDriftError(KitError):
+    """The exchange without a delegation link got another answer than the one documented."""
+
+
+@dataclass
+class Refusal:
+    """The same exchange from an app without a delegation link: the answer, the server's side, why."""
+
+    expected: ExpectedRefusal
+    changed: list[tuple[str, str]]
+    exchange: Exchange | None = None
+    side: ServerSide | None = None
+    skipped: str | None = None
+    checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
+
+    CAUSE = (
+        "The token's client (cid) has no delegation link to this agent: Okta accepts another app's access "
+        "token only through a link from that app to the agent."
+    )
+    FIX = (
+        "Add the app as a delegation of the agent (Directory > AI Agents > the agent > Delegations), or "
+        "hand the agent a token of an app that has one."
+    )
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The response's JSON object."""
+        data = self.exchange.json if self.exchange is not None else None
+        return data if isinstance(data, dict) else {}
+
+    def verify(self, *, check_reason: bool) -> None:
+        """Compare the answer with the documented one; raise RefusalDriftError naming each difference."""
+        assert self.exchange is not None
+        got = {
+            "status": str(self.exchange.status),
+            "error": str(self.body.get("error")),
+            "error_description": str(self.body.get("error_description")),
+        }
+        want = {
+            "status": str(self.expected.status),
+            "error": self.expected.error,
+            "error_description": self.expected.description,
+        }
+        self.checks = [(name, want[name], got[name], got[name] == want[name]) for name in want]
+        if check_reason and self.side is not None and not self.side.skipped:
+            reasons = self.side.reasons
+            self.checks.append(
+                (
+                    "event reason",
+                    self.expected.reason,
+                    ", ".join(reasons) or "(no event)",
+                    self.expected.reason in reasons,
+                )
+            )
+        failed = [c for c in self.checks if not c[3]]
+        if failed:
+            detail = "; ".join(f'{name} is "{got}", expected "{want}"' for name, want, got, _ in failed)
+            raise RefusalDriftError(
+                f"the exchange without a delegation link drifted: {detail}\n\n{self.text()}"
+            )
+
+    def text(self) -> str:
+        """Plain text: the change, the answer, the server's side, the cause, the fix, the checks."""
+        lines = ["Without a delegation link"]
+        lines += [f"  {name}: {value}" for name, value in self.changed]
+        if self.skipped:
+            lines.append(f"Skipped: sandbox-only, {self.skipped}")
+            lines.append(f"Expected at the sandbox: HTTP {self.expected.status} {self.expected.error}")
+        else:
+            assert self.exchange is not None
+            lines.append(f"Request: {self.exchange.method} {redact_url(self.exchange.url)}")
+            lines.append(f"Response: HTTP {self.exchange.status}")
+            lines.append(f"  error: {self.body.get('error')}")
+            lines.append(f"  error_description: {self.body.get('error_description')}")
+            if self.side is not None:
+                side = self.side.text().split("\n")
+                start = next((i for i, line in enumerate(side) if line.startswith("Server's side")), 0)
+                lines += side[start:]
+        lines += [f"Cause: {self.CAUSE}", f"Fix: {self.FIX}"]
+        if self.checks:
+            passed = sum(c[3] for c in self.checks)
+            lines.append(f"Check: {passed} of {len(self.checks)} as documented")
+            lines += [f"  {'pass' if ok else 'FAIL'}  {name}: {got}" for name, _, got, ok in self.checks]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        parts = [
+            "<p><b>Without a delegation link</b><br>"
+            + "<br>".join(f"<code>{escape(k)}: {escape(v)}</code>" for k, v in self.changed)
+            + "</p>"
+        ]
+        if self.skipped:
+            parts.append(f"<p><i>Skipped: sandbox-only, {escape(self.skipped)}</i></p>")
+        elif self.side is not None:
+            parts.append(self.side._repr_html_())  # noqa: SLF001
+        parts.append(f"<p><b>Cause:</b> {escape(self.CAUSE)}<br><b>Fix:</b> {escape(self.FIX)}</p>")
+        if self.checks:
+            marks = "".join(
+                f"<li>{'✅' if ok else '❌'} {escape(name)}: <code>{escape(got)}</code></li>"
+                for name, _, got, ok in self.checks
+            )
+            parts.append(f"<ul>{marks}</ul>")
+        return "<div>" + "".join(parts) + "</div>"
+
+
+# --- the comparison of the two models ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelComparison:
+    """The agent's linked app with an ID token, beside an origin app's access token and a delegation link."""
+
+    rows: tuple[tuple[str, str, str], ...]
+
+    def text(self) -> str:
+        """Plain text, one block per aspect."""
+        lines = ["Two ways to give the agent the user's identity"]
+        for aspect, user_access, machine_access in self.rows:
+            lines += [aspect, f"  ID token (user access):          {user_access}",
+                      f"  access token (delegation link):  {machine_access}"]  # fmt: skip
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            [
+                "",
+                "The agent's linked app, ID token (01-04)",
+                "An origin app's access token, delegation link (06)",
+            ],
+            [list(r) for r in self.rows],
+        )
+
+
+def compare_models(settings: Settings, origin: OriginSettings) -> ModelComparison:
+    """The two models side by side, with this configuration's names."""
+    agent = settings.agent_client_id
+    return ModelComparison(
+        (
+            (
+                "Who signs the user in",
+                f"the agent's linked OIDC app (client id {agent}, the agent's own credentials)",
+                f"the origin app {origin.client_id}, with its own client id and secret",
+            ),
+            (
+                "Where",
+                f"the org authorization server, {settings.org_authorize_url}",
+                f"a custom authorization server, {origin.authorize_url}",
+            ),
+            (
+                "The subject token",
+                f"an ID token ({TOKEN_TYPE_ID_TOKEN})",
+                f"an access token ({TOKEN_TYPE_ACCESS_TOKEN})",
+            ),
+            (
+                "Its audience (aud)",
+                f"the agent's client id, {agent}",
+                f"the agent's resource URL, {origin.agent_resource_url}",
+            ),
+            (
+                "How it reaches the agent",
+                "the agent signed the user in itself: nothing crosses",
+                "the origin app hands it over (the seed page's secure channel); its secret stays",
+            ),
+            (
+                "What Okta needs",
+                "the agent with its linked OIDC app (User sign-on), a resource connection, an access "
+                "policy rule for the JWT bearer grant",
+                "the agent registered as a resource of a custom server (resource URL), a delegation link "
+                "from the origin app (Delegations), the origin app allowed to sign in there, and the same "
+                "resource connection and access policy rule",
+            ),
+            (
+                "The ID-JAG",
+                "sub = the user, client_id = the agent",
+                "the same, and act: the agent, with the origin app before it",
+            ),
+            (
+                "Choose it when",
+                "the agent has its own front end and signs the user in (a chat app, a CLI, this kit)",
+                "an existing app already signs the user in and calls the agent for them (a portal, a "
+                "workflow); the agent never sees a sign-in",
+            ),
+        )
+    )
+
+
+# --- the origin app -------------------------------------------------------------------------------------
+class OriginApp:
+    """The origin app, driven from a notebook: sign-in, code for tokens, checks, hand-off, a refusal.
+
+    Example:
+        origin = OriginApp(kit)
+        auth = origin.authorization_request()
+    """
+
+    def __init__(self, kit: Any, origin: OriginSettings | None = None) -> None:
+        self.kit = kit
+        self.settings: Settings = kit.settings
+        self.origin = origin or load_origin_settings(self.settings)
+        self.auth = ClientSecretBasic(self.origin.client_id, self.origin.client_secret)
+
+    def __repr__(self) -> str:
+        return f"OriginApp({self.origin.client_id!r} at {self.origin.issuer!r})"
+
+    def configuration(self) -> KeyValues:
+        """The two parties' settings and endpoints (the secret hidden)."""
+        o, s = self.origin, self.settings
+        return KeyValues(
+            "Configuration used for this variant",
+            [
+                ("ORIGIN_CLIENT_ID", o.client_id),
+                ("ORIGIN_CLIENT_SECRET", HIDDEN),
+                ("origin app authentication", "client_secret_basic (RFC 6749 §2.3.1)"),
+                ("ORIGIN_AUTH_SERVER_ID", o.auth_server_id),
+                ("authorize endpoint", o.authorize_url),
+                ("token endpoint", o.token_url),
+                ("AGENT_RESOURCE_URL", o.agent_resource_url),
+                ("REDIRECT_URI", s.redirect_uri),
+                ("SIGNIN_SCOPES", s.signin_scope),
+                ("AGENT_CLIENT_ID", s.agent_client_id),
+                ("agent's token exchange endpoint", s.org_token_url),
+                ("AUDIENCE", s.audience),
+                ("AGENT_SCOPES", s.agent_scope),
+            ],
+        )
+
+    def authorization_request(self, *, client_id: str | None = None) -> AuthorizationRequest:
+        """A sign-in at the custom server for the agent's resource: fresh `state`, `nonce`, PKCE S256."""
+        return AuthorizationRequest(
+            authorize_url=browser_url(self.settings, self.origin.authorize_url),
+            client_id=client_id or self.origin.client_id,
+            redirect_uri=self.settings.browser_redirect_uri,
+            scope=self.settings.signin_scope,
+            state=secrets.token_urlsafe(16),
+            nonce=secrets.token_urlsafe(16),
+            pkce=Pkce.new(),
+            # RFC 8707 §2: the resource the access token is for; its aud will be this URL.
+            extra={"resource": self.origin.agent_resource_url},
+        )
+
+    def sign_in(self, request: AuthorizationRequest) -> SignIn:
+        """Sign the user in to the origin app: headless against the sandbox, else in the browser (as 01)."""
+        login = SignIn(self.kit.http, request, self.settings)
+        if self.settings.headless:
+            login.callback = sign_in_headless_at(
+                self.kit.http, request, self.origin.authorize_url, self.settings
+            )
+            return login
+        return login.start()
+
+    def token_request(
+        self, form: dict[str, str], *, label: str = "Origin app: code for tokens"
+    ) -> TokenResponse:
+        """POST the code to the custom server's token endpoint, authenticated with the origin app's secret.
+
+        Raises:
+            OAuthError: Okta's `error` and `error_description`.
+        """
+        with self.kit.http.labelled(label):
+            response = self.kit.http.post(
+                self.origin.token_url,
+                data=dict(form),
+                auth=self.auth,
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+            )
+        return read_token_response(response, where=label)
+
+    def check_access_token(self, access_token: str) -> Checklist:
+        """Check the origin app's access token: signature (custom server's key), `aud`, `cid`, user."""
+        return check_delegation_token(
+            access_token,
+            jwks=self.kit.jwks_of(self.origin.issuer),
+            issuer=self.origin.issuer,
+            origin_client_id=self.origin.client_id,
+            agent_resource_url=self.origin.agent_resource_url,
+        )
+
+    def hand_off(self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest) -> HandOff:
+        """Hand the access token to the agent (only it); keep it in the session file, the kit's channel."""
+        handoff = HandOff(
+            subject_token=tokens["access_token"],
+            subject_token_type=TOKEN_TYPE_ACCESS_TOKEN,
+            from_client=self.origin.client_id,
+            to_agent=self.settings.agent_client_id,
+            withheld=(
+                ("client secret", "the origin app's credential: the agent authenticates with its own key"),
+                ("ID token", "issued to the origin app (aud = its client id): the agent cannot use it"),
+                ("authorization code, PKCE verifier", "single use, spent by the origin app"),
+            ),
+            redact=self.settings.redact,
+        )
+        handoff.check(self.kept_values(tokens, request)).raise_if_failed()
+        self.kit.remember(
+            HANDED_OVER,
+            handoff.subject_token,
+            subject_token_type=handoff.subject_token_type,
+            from_client=handoff.from_client,
+        )
+        return handoff
+
+    def kept_values(
+        self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest
+    ) -> dict[str, str | None]:
+        """The origin app's own values that must not cross to the agent, by name."""
+        return {
+            "client secret": self.origin.client_secret,
+            "ID token": tokens.get("id_token"),
+            "PKCE verifier": request.pkce.verifier,
+        }
+
+    def exchange_form(self, subject_token: str, *, audience: str | None = None) -> dict[str, str]:
+        """The agent's token exchange of a handed-over access token (RFC 8693 §2.1)."""
+        return token_exchange_form(
+            subject_token=subject_token,
+            audience=audience or self.settings.audience,
+            scopes=list(self.settings.agent_scopes),
+            subject_token_type=TOKEN_TYPE_ACCESS_TOKEN,
+        )
+
+    def without_delegation_link(self) -> Refusal:
+        """Sign the user in with an app that has no delegation link, and let the agent exchange its token.
+
+        Sandbox-only (the sandbox's public app, with no secret, plays that app). Raises
+        RefusalDriftError when the answer differs from Okta's documented one.
+        """
+        changed = [
+            (
+                "origin app",
+                f"{UNLINKED_APP} (allowed to sign users in at {self.origin.auth_server_id}, no link)",
+            ),
+            ("subject_token", f"its access token for {self.origin.agent_resource_url}"),
+        ]
+        if not self.settings.is_sandbox:
+            return Refusal(
+                NO_LINK, changed, skipped="it signs the user in to a second app of the sandbox, headless"
+            )
+        request = self.authorization_request(client_id=UNLINKED_APP)
+        try:
+            callback = sign_in_headless_at(self.kit.http, request, self.origin.authorize_url, self.settings)
+            form = code_exchange_form(request, callback)
+            form["client_id"] = UNLINKED_APP  # a public client: no secret (RFC 6749 §2.3)
+            with self.kit.http.labelled(f"Sign-in as {UNLINKED_APP}"):
+                answer = self.kit.http.post(self.origin.token_url, data=form, allow_redirects=False)
+            tokens = read_token_response(answer, where=f"Sign-in as {UNLINKED_APP}")
+        except KitError as exc:
+            raise RefusalDriftError(
+                f"signing in as {UNLINKED_APP} failed ({exc}); the sandbox may run an older configuration: "
+                "restart it (python -m sandbox stop, then make lab)"
+            ) from None
+        try:
+            response = self.kit.token_request(
+                self.settings.org_token_url,
+                self.exchange_form(tokens["access_token"]),
+                label="Token exchange without a delegation link",
+            )
+            exchange = response.exchange
+        except (OAuthError, ResponseError) as exc:
+            exchange = exc.exchange
+        refusal = Refusal(NO_LINK, changed, exchange=exchange, side=server_side(self.kit, exchange))
+        refusal.verify(check_reason=True)
+        return refusal
+
+    def compare(self) -> ModelComparison:
+        """The two models side by side."""
+        return compare_models(self.settings, self.origin)
