@@ -15,7 +15,7 @@ from typing import Any
 
 from .display import KeyValues
 from .errors import ResponseError
-from .formatting import stable_json
+from .formatting import html_pre, stable_json
 from .transport import BearerAuth, CurlCommand, Exchange, KitHTTP
 
 #: RFC 6750 §3.1 error codes, in plain words.
@@ -136,7 +136,7 @@ class ApiResult:
 
     def _repr_html_(self) -> str:
         body = stable_json(self.body) if isinstance(self.body, (dict, list)) else str(self.body)
-        html = f"<p><b>HTTP {self.status} {escape(self.exchange.reason)}</b></p><pre>{escape(body)}</pre>"
+        html = f"<p><b>HTTP {self.status} {escape(self.exchange.reason)}</b></p>" + html_pre(body)
         if self.challenge is not None:
             html += self.explain()._repr_html_()
         return html

@@ -65,6 +65,29 @@ class Checklist:
             received, passed = f"{type(exc).__name__}: {exc}", False
         return self.add(name, expected, received, passed, reference)
 
+    def decode(self, token: Any, *, what: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Decode a JWT without verifying it; if it is not one, add a failed "format" row and return None."""
+        from .jwts import decode_unverified
+
+        try:
+            return decode_unverified(token, what=what)
+        except TokenValidationError as exc:
+            self.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+            return None
+
+    def signature(
+        self, token: str, jwks: dict[str, Any], *, expected: str, reference: str, what: str
+    ) -> bool:
+        """Add the "signature" row: the token verifies with the JWKS key its `kid` names (explicit algs)."""
+        from .jwts import decode_unverified, verify_signature
+
+        def probe() -> tuple[str, bool]:
+            verify_signature(token, jwks, what=what)
+            kid = decode_unverified(token, what=what)[0].get("kid")
+            return (f'valid (key "{kid}")' if kid else "valid"), True
+
+        return self.run("signature", expected, probe, reference)
+
     def extend(self, other: Checklist) -> None:
         """Append every row of another checklist."""
         self.checks.extend(other.checks)
@@ -130,7 +153,7 @@ class Checklist:
         from html import escape
 
         rows = self._rows()
-        marks = {PASS: "✅ pass", FAIL: "❌ FAIL"}
+        marks = {PASS: "✓ pass", FAIL: "✗ FAIL"}  # glyphs every common font has (no emoji font needed)
         for row in rows:
             row[0] = marks[row[0]]
         return f"<p><b>{escape(self.summary())}</b></p>" + html_table(

@@ -24,9 +24,7 @@ from .constants import (
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
     DEFAULT_CLOCK_SKEW,
 )
-from .errors import TokenValidationError
 from .formatting import describe_time
-from .jwts import decode_unverified, verify_signature
 from .keys import AgentKey
 
 RULE_RFC7523 = "RFC 7523 §3"
@@ -132,11 +130,10 @@ def check_client_assertion(
     """Check a client assertion against Okta's rules for `endpoint`, before it is sent."""
     now = int(time.time()) if now is None else now
     checks = Checklist("Client assertion checks")
-    try:
-        header, claims = decode_unverified(assertion, what="client assertion")
-    except TokenValidationError as exc:
-        checks.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+    decoded = checks.decode(assertion, what="client assertion")
+    if decoded is None:
         return checks
+    header, claims = decoded
     checks.add(
         'header "alg"',
         "RS256/384/512 or ES256/384/512",
@@ -185,10 +182,11 @@ def check_client_assertion(
     )
     checks.present('"jti"', claims.get("jti"), RULE_OKTA + ": single use", expected="a unique id")
     if key is not None:
-
-        def signature() -> tuple[str, bool]:
-            verify_signature(assertion, key.jwks, what="client assertion")
-            return "valid", True
-
-        checks.run("signature", "verifies with the agent's public key", signature, "RFC 7515 §5.2")
+        checks.signature(
+            assertion,
+            key.jwks,
+            expected="verifies with the agent's public key",
+            reference="RFC 7515 §5.2",
+            what="client assertion",
+        )
     return checks

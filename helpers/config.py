@@ -67,7 +67,10 @@ BROWSER_BASE_URL_VAR = "KIT_BROWSER_BASE_URL"
 SANDBOX_MODE_VAR = "KIT_SANDBOX"
 SANDBOX_MODES = ("auto", "own", "off")
 #: Variables read and saved like the others but kept out of the form and `describe()`.
-HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR, BROWSER_BASE_URL_VAR, SANDBOX_MODE_VAR)
+#: The origin app of Okta's "machine access" variant (notebook 06, helpers.origin_app): read here like
+#: every setting, validated by helpers.origin_app when the variant is used (sandbox defaults there).
+ORIGIN_VARS = ("ORIGIN_CLIENT_ID", "ORIGIN_CLIENT_SECRET", "ORIGIN_AUTH_SERVER_ID", "AGENT_RESOURCE_URL")
+HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR, BROWSER_BASE_URL_VAR, SANDBOX_MODE_VAR, *ORIGIN_VARS)
 
 #: Values used when neither the environment nor the env file sets a variable (same as .env.example).
 DEFAULTS: dict[str, str] = {
@@ -164,6 +167,8 @@ class Settings:
     signin_timeout: int = DEFAULT_SIGNIN_TIMEOUT
     #: KIT_BROWSER_BASE_URL resolved ("auto" filled from the hub's variables); empty: no front channel.
     browser_base_url: str = ""
+    #: ORIGIN_VARS as set (environment, then env file); empty when unset. Holds a secret: never shown.
+    origin: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     sandbox_mode: str = "auto"
     home: Path = field(default_factory=kit_home)
     env_file: Path | None = None
@@ -236,12 +241,20 @@ class Settings:
         """
         return bool(self.browser_base_url) and not self.headless
 
+    def browser_url(self, url: str) -> str:
+        """The address the browser uses for a page of the sandbox: through jupyter-server-proxy on a hub.
+
+        With the front channel on, `{org}/p` becomes `{KIT_BROWSER_BASE_URL}/proxy/{port}/p`; the kernel
+        keeps using `url` itself (the back channel).
+        """
+        if self.front_channel and self.is_sandbox and url.startswith(self.org_url):
+            return f"{self.browser_base_url}/proxy/{_port_of(self.org_url)}{url[len(self.org_url) :]}"
+        return url
+
     @property
     def browser_authorize_url(self) -> str:
         """The authorize URL the browser opens: the sandbox's through jupyter-server-proxy on a hub."""
-        if self.front_channel and self.is_sandbox:
-            return f"{self.browser_base_url}/proxy/{_port_of(self.org_url)}/oauth2/v1/authorize"
-        return self.org_authorize_url
+        return self.browser_url(self.org_authorize_url)
 
     @property
     def browser_redirect_uri(self) -> str:
@@ -499,7 +512,8 @@ def settings_from_values(
         stored = read_env_values(env_file)
         v.update({name: stored.get(name, "") for name in missing_hidden})
     v = {k: val.strip() for k, val in v.items()}
-    v["API_URL"] = _VAR_REF.sub(lambda m: v.get(m.group(1), ""), v["API_URL"])
+    for name in ("API_URL", *ORIGIN_VARS):
+        v[name] = _VAR_REF.sub(lambda m: v.get(m.group(1), ""), v[name])
     settings = Settings(
         org_url=v["OKTA_ORG_URL"],
         auth_server_id=v["OKTA_AUTH_SERVER_ID"],
@@ -529,6 +543,7 @@ def settings_from_values(
         ),
         browser_base_url=resolve_browser_base_url(v.get(BROWSER_BASE_URL_VAR, "")),
         sandbox_mode=(v.get(SANDBOX_MODE_VAR, "") or "auto").lower(),
+        origin={name: v[name] for name in ORIGIN_VARS},
         home=home,
         env_file=env_file,
         state_dir=state_dir or state_dir_path(home),
@@ -641,13 +656,9 @@ class SettingsView:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from html import escape
+        from .formatting import html_table
 
-        body = "".join(
-            f"<tr><td><code>{escape(n)}</code></td><td><code>{escape(v)}</code></td></tr>"
-            for n, v in self.rows()
-        )
-        return f"<table><thead><tr><th>Setting</th><th>Value</th></tr></thead><tbody>{body}</tbody></table>"
+        return html_table(["Setting", "Value"], [list(row) for row in self.rows()], code_columns=(0, 1))
 
 
 def describe(settings: Settings, *, names: tuple[str, ...] = ENV_VARS) -> SettingsView:

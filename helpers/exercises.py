@@ -53,9 +53,9 @@ class Feedback:
     def text(self) -> str:
         """The feedback as plain text."""
         if self.ok:
-            return f"✅ {self.title}: right. {self.praise}"
+            return f"✓ {self.title}: right. {self.praise}"
         count = len(self.problems)
-        lines = [f"❌ {self.title}: not yet, {count} thing{'s' if count > 1 else ''} to fix"]
+        lines = [f"✗ {self.title}: not yet, {count} thing{'s' if count > 1 else ''} to fix"]
         lines += [f"  {n}. {problem}" for n, problem in enumerate(self.problems, 1)]
         return "\n".join(lines)
 
@@ -64,9 +64,9 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         if self.ok:
-            return f"<p>✅ <b>{escape(self.title)}: right.</b> {escape(self.praise)}</p>"
+            return f"<p>✓ <b>{escape(self.title)}: right.</b> {escape(self.praise)}</p>"
         items = "".join(f"<li>{escape(p)}</li>" for p in self.problems)
-        return f"<p>❌ <b>{escape(self.title)}: not yet.</b></p><ol>{items}</ol>"
+        return f"<p>✗ <b>{escape(self.title)}: not yet.</b></p><ol>{items}</ol>"
 
 
 def _guarded(title: str, check: Callable[[], Feedback]) -> Feedback:

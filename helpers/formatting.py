@@ -102,14 +102,33 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def html_table(headers: list[str], rows: list[list[str]], *, code_columns: tuple[int, ...] = ()) -> str:
-    """Render rows as an HTML table, escaping every cell."""
+#: Cells read left to right and top down (JupyterLab and nbconvert align table cells right by default).
+_CELL_STYLE = "text-align:left;vertical-align:top"
+#: Preformatted text in the code font wherever the HTML is shown (JupyterLab, exports, static viewers).
+_PRE_STYLE = "font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;text-align:left"
+
+
+def html_table(
+    headers: list[str] | None, rows: list[list[Any]], *, code_columns: tuple[int, ...] = ()
+) -> str:
+    """Render rows as an HTML table, escaping every cell; `headers=None` for a table without a head."""
     from html import escape
 
-    def cell(i: int, value: str) -> str:
+    def cell(i: int, value: Any) -> str:
         text = escape(str(value))
-        return f"<td><code>{text}</code></td>" if i in code_columns else f"<td>{text}</td>"
+        inner = f"<code>{text}</code>" if i in code_columns else text
+        return f"<td style='{_CELL_STYLE}'>{inner}</td>"
 
-    head = "".join(f"<th style='text-align:left'>{escape(h)}</th>" for h in headers)
+    head = ""
+    if headers is not None:
+        head = "<thead><tr>" + "".join(f"<th style='{_CELL_STYLE}'>{escape(h)}</th>" for h in headers)
+        head += "</tr></thead>"
     body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+def html_pre(text: str) -> str:
+    """Render text as an HTML `<pre>` block in the code font, escaped."""
+    from html import escape
+
+    return f"<pre style='{_PRE_STYLE}'>{escape(text)}</pre>"

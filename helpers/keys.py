@@ -282,15 +282,13 @@ class PublicKeyView:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from html import escape
+        from .formatting import html_pre, html_table
 
-        rows = "".join(
-            f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>" for k, v in self._rows()
-        )
-        jwks = escape(json.dumps(self.key.jwks, indent=2, sort_keys=True))
         return (
-            f"<p><b>Agent key</b></p><table>{rows}</table>"
-            f"<p>Public JWKS (register this with the authorization server):</p><pre>{jwks}</pre>"
+            "<p><b>Agent key</b></p>"
+            + html_table(None, [list(row) for row in self._rows()], code_columns=(1,))
+            + "<p>Public JWKS (register this with the authorization server):</p>"
+            + html_pre(json.dumps(self.key.jwks, indent=2, sort_keys=True))
         )
 
 

@@ -2,8 +2,9 @@
 
 - DESIGN.md "One code path": the sandbox's org URL is `http://127.0.0.1:<port>`; the helpers never import
   `sandbox`, they start it as a process (`python -m sandbox start`) and talk to it over HTTP.
-- RFC 7638 (JWK Thumbprint): the `kid` of the org signing key it serves, compared with the key in the
-  person's own data folder, tells whether the sandbox answering on their port is theirs.
+- Okta's System Log API (`GET {org}/api/v1/logs`, `Authorization: SSWS <token>`): the sandbox accepts
+  only the API token of its own data folder, so that call tells whether the sandbox answering on the
+  person's port is theirs, over HTTP, without reading any of the sandbox's key files.
 
 Opening a notebook outside `make lab` (on a JupyterHub, in VS Code, in classic Jupyter) goes through
 `Kit.open`, which calls `ensure_local_sandbox(settings)`. When OKTA_ORG_URL is plain http on a loopback
@@ -15,20 +16,18 @@ is set), writes the sandbox's System Log API token to the person's `.env` as OKT
 in one line. The next notebook finds it answering and reuses it. `make lab` (tools/lab.py) calls the
 same function.
 
-Whose sandbox answers? The sandbox keeps its org signing key in `<data folder>/keys/org.jwk.json` and
-serves its public half, `kid` = RFC 7638 thumbprint, at `{org}/oauth2/v1/keys`. A sandbox whose key is
-not the one in the person's data folder is someone else's (another person's on a shared machine, or one
-started from another folder): that is a `LocalSandboxError`, never a silent mix-up. KIT_SANDBOX says how
-strict to be: `auto` (default) refuses a sandbox whose key differs from the data folder's, and on a
-JupyterHub also one when the data folder holds no key yet (the person never started one: it must be
-someone else's); `own` is that strict everywhere; `off` never starts or checks.
+Whose sandbox answers? Each sandbox makes a System Log API token in its data folder and accepts no other.
+A sandbox that refuses the token of the person's data folder is someone else's (another person's on a
+shared machine, or one started from another folder): that is a `LocalSandboxError`, never a silent
+mix-up. KIT_SANDBOX says how strict to be: `auto` (default) refuses a sandbox that refuses the person's
+token, and on a JupyterHub also one when the data folder holds no token yet (the person never started
+one: it must be someone else's); `own` is that strict everywhere; `off` never starts or checks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -42,13 +41,12 @@ from urllib.parse import urlsplit
 import requests
 
 from .config import API_TOKEN_VAR, Settings, is_loopback_host, save_settings
-from .errors import KeyFileError, LocalSandboxError
-from .keys import ensure_agent_key, jwk_thumbprint
+from .errors import LocalSandboxError
+from .keys import ensure_agent_key
 
 #: The person's sandbox data folder, under the kit home (signing keys, API token, pid and log files).
 DATA_DIR_NAME = ".sandbox"
-#: Where the sandbox keeps the org signing key (a private JWK) and the System Log API token.
-ORG_KEY_FILE = Path("keys") / "org.jwk.json"
+#: Where the sandbox keeps its System Log API token (`python -m sandbox token` prints it).
 API_TOKEN_FILE = "api-token"
 LOG_FILE = "sandbox.log"
 #: Seconds `python -m sandbox start` may take (first start: three RSA keys; a busy 2-core machine).
@@ -136,38 +134,18 @@ def answers(org_url: str, *, timeout: float = PROBE_TIMEOUT) -> dict[str, Any] |
     return document if isinstance(document, dict) and document.get("issuer") == org_url else None
 
 
-def served_key_ids(discovery: dict[str, Any], *, timeout: float = PROBE_TIMEOUT) -> list[str]:
-    """Return the `kid` of every key the org serves at its `jwks_uri` (empty if unreadable)."""
-    uri = discovery.get("jwks_uri")
-    if not isinstance(uri, str) or sandbox_port(uri) is None:
-        return []
+def accepts_token(org_url: str, token: str, *, timeout: float = PROBE_TIMEOUT) -> bool:
+    """Tell whether the org at `org_url` accepts `token` for its System Log (200, not 401)."""
     try:
-        keys = requests.get(uri, timeout=timeout).json().get("keys", [])
-    except (requests.RequestException, ValueError, AttributeError):
-        return []
-    return [k["kid"] for k in keys if isinstance(k, dict) and isinstance(k.get("kid"), str)]
-
-
-def data_folder_key_id(data_dir: Path) -> str | None:
-    """Return the RFC 7638 thumbprint of the org signing key in a sandbox data folder (None: no key yet).
-
-    Only the public members are read; nothing private leaves this function.
-
-    Raises:
-        LocalSandboxError: the key file exists but cannot be read or is not a JWK.
-    """
-    path = data_dir / ORG_KEY_FILE
-    try:
-        jwk = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise LocalSandboxError(f'the sandbox key file "{path}" cannot be read as a JWK: {exc}') from None
-    try:
-        public = {name: jwk[name] for name in ("kty", "n", "e", "crv", "x", "y") if name in jwk}
-        return jwk_thumbprint(public)
-    except (KeyFileError, AttributeError) as exc:
-        raise LocalSandboxError(f'the sandbox key file "{path}" is not a usable JWK: {exc}') from None
+        answer = requests.get(
+            f"{org_url}/api/v1/logs",
+            params={"limit": "1"},
+            headers={"Authorization": f"SSWS {token}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+    except requests.RequestException:
+        return False
+    return answer.status_code == 200
 
 
 def _shown(path: Path, home: Path) -> str:
@@ -184,34 +162,31 @@ def strict_about_owner(settings: Settings) -> bool:
     return settings.sandbox_mode == "own" or (settings.sandbox_mode == "auto" and on_a_hub)
 
 
-def check_owner(settings: Settings, discovery: dict[str, Any]) -> bool | None:
+def check_owner(settings: Settings) -> bool | None:
     """Tell whether the sandbox answering at the org URL is the person's own (None: cannot tell).
 
     Raises:
-        LocalSandboxError: its signing key is not the one in the person's data folder; or, when strict
-            (`strict_about_owner`), the data folder holds no key yet (this person never started one).
+        LocalSandboxError: it refuses the System Log API token of the person's data folder; or, when
+            strict (`strict_about_owner`), that folder holds no token yet (this person never started one).
     """
     data_dir = data_dir_for(settings)
-    mine = data_folder_key_id(data_dir)
-    served = served_key_ids(discovery)
-    if mine is not None and mine in served:
-        return True
     where = settings.org_url
     fix = (
         f"stop it (python -m sandbox stop --data-dir <its folder>) or point OKTA_ORG_URL at a free port of "
         f"yours; your own sandbox then starts from {data_dir}"
     )
-    if mine is not None:
-        theirs = served[0] if served else ""
+    if (data_dir / API_TOKEN_FILE).is_file():
+        token = read_api_token(settings)
+        if token and accepts_token(where, token):
+            return True
         raise LocalSandboxError(
-            f'the sandbox answering at {where} is not yours: it signs with key "{theirs}", '
-            f'expected "{mine}" from your data folder {data_dir}. It is someone else\'s, or one started from '
-            f"another folder: {fix}"
+            f"the sandbox answering at {where} is not yours: it refuses the System Log API token of your "
+            f"data folder {data_dir}. It is someone else's, or one started from another folder: {fix}"
         )
     if strict_about_owner(settings):
         raise LocalSandboxError(
             f"a sandbox answers at {where}, but it is not yours: you have never started one from {data_dir} "
-            f"(no signing key there), so on a shared machine it belongs to someone else: {fix}"
+            f"(no API token there), so on a shared machine it belongs to someone else: {fix}"
         )
     return None
 
@@ -328,16 +303,16 @@ def ensure_local_sandbox(
             discovery = answers(org_url)  # another notebook may have started it meanwhile
             if discovery is None:
                 return _start(settings, data_dir, log=log, python=python)
-    return _reuse(settings, data_dir, discovery)
+    return _reuse(settings, data_dir)
 
 
-def _reuse(settings: Settings, data_dir: Path, discovery: dict[str, Any]) -> LocalSandbox:
+def _reuse(settings: Settings, data_dir: Path) -> LocalSandbox:
     """A sandbox answers: use it if it may be the person's (`check_owner` refuses it otherwise).
 
     Nothing is written: the API token went to `.env` when the sandbox was started (here or by
     `make lab`), and a person who removed it since has their reasons.
     """
-    owned = check_owner(settings, discovery)
+    owned = check_owner(settings)
     return LocalSandbox("running", settings.org_url, settings, data_dir, owned)
 
 
@@ -357,7 +332,7 @@ def _start(
         raise LocalSandboxError(
             f"your sandbox started but does not answer at {settings.org_url}; see {data_dir / LOG_FILE}"
         )
-    owned = check_owner(settings, discovery)
+    owned = check_owner(settings)
     token = read_api_token(settings, python=python)
     written, note = False, ""
     if token:

@@ -14,7 +14,7 @@ import requests
 
 from .client_assertion import ClientAssertionSigner
 from .errors import OAuthError, ResponseError
-from .formatting import stable_json
+from .formatting import html_pre, stable_json
 from .transport import CurlCommand, Exchange, KitHTTP, redact_mapping
 
 
@@ -47,7 +47,7 @@ class TokenResponse(dict):
     def _repr_html_(self) -> str:
         body = redact_mapping(dict(self), redact=self.exchange.redact)
         head = f"<p><b>HTTP {self.status} {escape(self.exchange.reason)}</b></p>"
-        return f"{head}<pre>{escape(stable_json(body))}</pre>"
+        return head + html_pre(stable_json(body))
 
 
 def read_token_response(

@@ -23,48 +23,40 @@ Against the sandbox every one has a default; against Okta the first, second and 
 from __future__ import annotations
 
 import base64
-import os
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from html import escape
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
-from dotenv.main import DotEnv
 from requests.auth import AuthBase
 
 from .checks import Checklist
-from .config import Settings, is_loopback_host
+from .config import ORIGIN_VARS, Settings, is_loopback_host
 from .constants import (
-    ASYMMETRIC_ALGORITHMS,
     DEFAULT_CLOCK_SKEW,
     TOKEN_TYPE_ACCESS_TOKEN,
     TOKEN_TYPE_ID_TOKEN,
 )
 from .display import KeyValues
-from .errors import ConfigError, KitError, OAuthError, ResponseError, SignInError
+from .errors import ConfigError, KitError, OAuthError, ResponseError
 from .formatting import HIDDEN, describe_time, html_table, shorten, text_table
-from .jwts import decode_unverified, verify_signature
+from .jwts import decode_unverified
 from .oauth import TokenResponse, read_token_response
 from .pkce import Pkce
 from .signin import (
     AuthorizationRequest,
-    Callback,
     SignIn,
     code_exchange_form,
-    find_password_form,
-    parse_callback,
+    sign_in_headless,
 )
 from .system_log import ServerSide, server_side
 from .token_exchange import check_id_jag, token_exchange_form
 from .transport import Exchange, redact_url
 
-#: The origin app's settings, in the order `OriginSettings.describe()` shows them.
-ORIGIN_VARS = ("ORIGIN_CLIENT_ID", "ORIGIN_CLIENT_SECRET", "ORIGIN_AUTH_SERVER_ID", "AGENT_RESOURCE_URL")
 SECRET_VAR = "ORIGIN_CLIENT_SECRET"
 #: The sandbox's origin app, its demo secret and the agent's resource URL (sandbox/default.toml).
 SANDBOX_DEFAULTS = {
@@ -130,33 +122,18 @@ def _problem(name: str, value: str, expected: str) -> str:
     return f'{name} is "{value}", expected {expected}'
 
 
-def load_origin_settings(settings: Settings, *, environ: dict[str, str] | None = None) -> OriginSettings:
-    """Read the origin app's settings: the environment, then the kit's env file, then the defaults.
+def load_origin_settings(settings: Settings) -> OriginSettings:
+    """The origin app's settings: ORIGIN_* and AGENT_RESOURCE_URL as the kit read them (environment,
+    then env file), else, against the sandbox, its origin app.
 
     Raises:
         ConfigError: naming each missing or malformed variable, its value and what is expected.
     """
-    environ = dict(os.environ if environ is None else environ)
-    file_values: dict[str, str] = {}
-    env_file = settings.env_file
-    if env_file is not None and Path(env_file).is_file():
-        file_values = {
-            k: v
-            for k, v in DotEnv(env_file, interpolate=False).dict().items()
-            if v is not None
-        }
     defaults = dict(SANDBOX_DEFAULTS) if settings.is_sandbox else {}
-    # `${OKTA_ORG_URL}` means the org URL the kit uses (the environment's, else the file's).
-    references = {"OKTA_ORG_URL": settings.org_url, "OKTA_AUTH_SERVER_ID": settings.auth_server_id}
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return references.get(name, environ.get(name, file_values.get(name, "")))
-
     values = {}
     for name in ORIGIN_VARS:
-        raw = environ.get(name, file_values.get(name, ""))
-        values[name] = _VAR_REF.sub(fill, raw.strip() or defaults.get(name, ""))
+        raw = settings.origin.get(name, "").strip() or defaults.get(name, "")
+        values[name] = raw.replace("${OKTA_ORG_URL}", settings.org_url)
     values["ORIGIN_AUTH_SERVER_ID"] = values["ORIGIN_AUTH_SERVER_ID"] or settings.auth_server_id
     problems = []
     where = "the sandbox's" if settings.is_sandbox else "your"
@@ -191,58 +168,6 @@ def load_origin_settings(settings: Settings, *, environ: dict[str, str] | None =
     )
 
 
-def browser_url(settings: Settings, url: str) -> str:
-    """The URL the browser opens for a page of the org: through the Jupyter server's proxy on a hub.
-
-    The kit's front channel (helpers.config, KIT_BROWSER_BASE_URL) maps the org's authorize endpoint;
-    a custom server's endpoint goes through the same proxy prefix.
-    """
-    front, back = settings.browser_authorize_url, settings.org_authorize_url
-    if front == back:
-        return url
-    return front.removesuffix(urlsplit(back).path) + urlsplit(url).path
-
-
-def sign_in_headless_at(
-    http: Any, request: AuthorizationRequest, authorize_url: str, settings: Settings
-) -> Callback:
-    """Complete the sandbox's sign-in page at `authorize_url` over HTTP (the kernel's back channel).
-
-    Raises:
-        SignInError: the org is not the loopback sandbox, or the page or the credentials were refused.
-    """
-    if not settings.is_sandbox:
-        raise SignInError(
-            f'OKTA_ORG_URL is "{settings.org_url}", expected the loopback sandbox for a headless sign-in; '
-            "against Okta, set KIT_HEADLESS=false and sign in with a browser"
-        )
-    with http.labelled("Sign-in page"):
-        page = http.get(f"{authorize_url}?{urlencode(request.params)}", allow_redirects=False)
-    if page.is_redirect:
-        return parse_callback(page.headers.get("Location", ""), request, how="headless")
-    if page.status_code != 200:
-        text = " ".join(page.text.split())[:160]
-        raise SignInError(f"GET authorize answered HTTP {page.status_code}, expected a sign-in page: {text}")
-    form = find_password_form(page.text)
-    data = {
-        i["name"]: i["value"] for i in form["inputs"] if i["name"] and i["type"] not in ("submit", "button")
-    }
-    for item in form["inputs"]:
-        if item["type"] == "password":
-            data[item["name"]] = settings.sandbox_password
-        elif item["name"] in ("username", "identifier", "email"):
-            data[item["name"]] = settings.sandbox_username
-    with http.labelled("Sign-in form"):
-        answer = http.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False)
-    if not answer.is_redirect:
-        raise SignInError(
-            f"posting the sign-in form answered HTTP {answer.status_code}, expected 302 to "
-            f"{request.redirect_uri}; check SANDBOX_USERNAME ({settings.sandbox_username}) "
-            "and SANDBOX_PASSWORD"
-        )
-    return parse_callback(answer.headers.get("Location", ""), request, how="headless")
-
-
 class ClientSecretBasic(AuthBase):
     """HTTP Basic client authentication (RFC 6749 §2.3.1): id and secret form-encoded, then base64."""
 
@@ -274,17 +199,17 @@ def check_delegation_token(
     """Check the origin app's access token as the agent's exchange will: issuer, `aud`, client, user."""
     now = int(time.time()) if now is None else now
     checks = Checklist("The origin app's access token")
-    try:
-        header, claims = decode_unverified(access_token, what="access token")
-    except KitError as exc:
-        checks.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
+    decoded = checks.decode(access_token, what="access token")
+    if decoded is None:
         return checks
-
-    def signature() -> tuple[str, bool]:
-        verify_signature(access_token, jwks, algorithms=ASYMMETRIC_ALGORITHMS, what="access token")
-        return f'valid (key "{header.get("kid")}")', True
-
-    checks.run("signature", "verifies with the custom server key named by kid", signature, "RFC 9068 §4")
+    header, claims = decoded
+    checks.signature(
+        access_token,
+        jwks,
+        expected="verifies with the custom server key named by kid",
+        reference="RFC 9068 §4",
+        what="access token",
+    )
     checks.equal('"iss"', issuer, claims.get("iss"), OKTA_MACHINE_ACCESS + ": a custom server")
     aud = claims.get("aud")
     checks.add(
@@ -549,7 +474,7 @@ class Refusal:
         parts.append(f"<p><b>Cause:</b> {escape(self.CAUSE)}<br><b>Fix:</b> {escape(self.FIX)}</p>")
         if self.checks:
             marks = "".join(
-                f"<li>{'✅' if ok else '❌'} {escape(name)}: <code>{escape(got)}</code></li>"
+                f"<li>{'✓' if ok else '✗'} {escape(name)}: <code>{escape(got)}</code></li>"
                 for name, _, got, ok in self.checks
             )
             parts.append(f"<ul>{marks}</ul>")
@@ -681,7 +606,7 @@ class OriginApp:
     def authorization_request(self, *, client_id: str | None = None) -> AuthorizationRequest:
         """A sign-in at the custom server for the agent's resource: fresh `state`, `nonce`, PKCE S256."""
         return AuthorizationRequest(
-            authorize_url=browser_url(self.settings, self.origin.authorize_url),
+            authorize_url=self.settings.browser_url(self.origin.authorize_url),
             client_id=client_id or self.origin.client_id,
             redirect_uri=self.settings.browser_redirect_uri,
             scope=self.settings.signin_scope,
@@ -694,13 +619,7 @@ class OriginApp:
 
     def sign_in(self, request: AuthorizationRequest) -> SignIn:
         """Sign the user in to the origin app: headless against the sandbox, else in the browser (as 01)."""
-        login = SignIn(self.kit.http, request, self.settings)
-        if self.settings.headless:
-            login.callback = sign_in_headless_at(
-                self.kit.http, request, self.origin.authorize_url, self.settings
-            )
-            return login
-        return login.start()
+        return SignIn(self.kit.http, request, self.settings, authorize_url=self.origin.authorize_url).start()
 
     def token_request(
         self, form: dict[str, str], *, label: str = "Origin app: code for tokens"
@@ -791,7 +710,9 @@ class OriginApp:
             )
         request = self.authorization_request(client_id=UNLINKED_APP)
         try:
-            callback = sign_in_headless_at(self.kit.http, request, self.origin.authorize_url, self.settings)
+            callback = sign_in_headless(
+                self.kit.http, request, self.settings, authorize_url=self.origin.authorize_url
+            )
             form = code_exchange_form(request, callback)
             form["client_id"] = UNLINKED_APP  # a public client: no secret (RFC 6749 §2.3)
             with self.kit.http.labelled(f"Sign-in as {UNLINKED_APP}"):

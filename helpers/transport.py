@@ -29,7 +29,7 @@ from requests.auth import AuthBase
 
 from .config import is_loopback_host
 from .errors import InsecureTransportError, UnreachableError
-from .formatting import HIDDEN, duration_ms, iso_time, shorten, stable_json
+from .formatting import HIDDEN, duration_ms, html_pre, iso_time, shorten, stable_json
 from .jwts import looks_like_jwt
 
 #: Form, query and JSON fields whose values are tokens or codes: shortened when shown, in logs always.
@@ -306,7 +306,7 @@ class Exchange:
     def _repr_html_(self, *, open_: bool = False) -> str:
         summary = escape(("[" + self.label + "] " if self.label else "") + self._summary())
         opened = " open" if open_ else ""
-        body = f"<pre>{escape(self.text())}</pre>"
+        body = html_pre(self.text())
         return f"<details{opened}><summary><code>{summary}</code></summary>{body}</details>"
 
 
@@ -407,11 +407,12 @@ class CurlCommand:
         return self.text()
 
     def _repr_html_(self) -> str:
-        html = f"<pre>{escape(self.display)}</pre>"
+        html = html_pre(self.display)
         if self.exports:
             html += (
                 "<details><summary>Replay it in a terminal (secrets from environment variables)</summary>"
-                f"<pre>{escape(self.exports)}\n{escape(self.replayable)}</pre></details>"
+                + html_pre(f"{self.exports}\n{self.replayable}")
+                + "</details>"
             )
         return html
 

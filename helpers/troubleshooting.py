@@ -381,14 +381,11 @@ class CaseReport:
         else:
             attempt = self.attempt
             assert attempt is not None
-            rows = "".join(
-                f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(str(v))}</code></td></tr>"
-                for k, v in [
-                    ("status", attempt.status),
-                    ("error", attempt.error),
-                    ("error_description", attempt.error_description),
-                ]
-            )
+            rows = [
+                ["status", attempt.status],
+                ["error", attempt.error],
+                ["error_description", attempt.error_description],
+            ]
             parts.append(
                 f"<p><b>Request:</b> <code>{escape(attempt.exchange.method)} "
                 f"{escape(redact_url(attempt.exchange.url))}</code>"
@@ -398,11 +395,11 @@ class CaseReport:
             if self.side is not None:  # the client's view (status, error, description) and the events
                 parts.append(self.side._repr_html_())  # noqa: SLF001
             else:
-                parts.append(f"<table>{rows}</table>")
+                parts.append(html_table(None, rows, code_columns=(0, 1)))
         parts.append(f"<p><b>Cause:</b> {escape(case.cause)}<br><b>Fix:</b> {escape(case.fix)}</p>")
         if self.checks:
             marks = "".join(
-                f"<li>{'✅' if ok else '❌'} {escape(name)}: <code>{escape(got)}</code></li>"
+                f"<li>{'✓' if ok else '✗'} {escape(name)}: <code>{escape(got)}</code></li>"
                 for name, _, got, ok in self.checks
             )
             parts.append(f"<ul>{marks}</ul>")

@@ -74,7 +74,7 @@ def test_a_checklist_renders_as_text_and_html_with_both_values():
     text = str(checks)
     assert text.splitlines()[0] == "ID token checks: 1 of 2 passed"
     assert text.splitlines()[2] == 'FAIL  "nonce"  expected: n-1 | received: n-2 | OIDC Core §3.1.3.7 step 11'
-    assert "❌ FAIL" in checks._repr_html_() and not checks.ok
+    assert "✗ FAIL" in checks._repr_html_() and not checks.ok
 
 
 def test_step_configuration_lists_settings_and_endpoints(kit_home):

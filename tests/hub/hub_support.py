@@ -187,13 +187,60 @@ def remove_user(person: Person) -> None:
     shutil.rmtree(person.home, ignore_errors=True)
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    # A hard link keeps the file's own mode (readable by all) and costs no disk; copy across devices.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def stage_for_people(folder: Path) -> tuple[Path, Path, Path]:
+    """Put what the people's servers need where every user can read it, when the checkout is not.
+
+    CI may clone into a folder only its owner can enter (`mktemp -d` makes mode 0700). The people run
+    as other Unix users, so the test stages, under its own world-readable folder: the kit's tracked files
+    (`git ls-files`), and the venv's site-packages and Jupyter data as hard links (no copy of 500 MB),
+    leaving out the editable install's path hook, which points into the checkout.
+
+    Returns:
+        The staged kit folder, site-packages and `share/jupyter`.
+    """
+    stage = folder / "stage"
+    kit = stage / "kit"
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in listed.stdout.splitlines():
+        source = ROOT / name
+        if source.is_file():
+            target = kit / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    site_packages = stage / "site-packages"
+    shutil.copytree(
+        VENV / "lib" / PYTHON_TAG / "site-packages",
+        site_packages,
+        copy_function=_link_or_copy,
+        ignore=shutil.ignore_patterns("__editable__*", "*.egg-link", "__pycache__"),
+        symlinks=True,
+    )
+    share = stage / "share" / "jupyter"
+    shutil.copytree(VENV / "share" / "jupyter", share, copy_function=_link_or_copy, symlinks=True)
+    if (VENV / "etc" / "jupyter").is_dir():
+        shutil.copytree(VENV / "etc" / "jupyter", stage / "etc" / "jupyter", copy_function=_link_or_copy)
+    for path in [stage, *stage.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            os.chmod(path, 0o755)
+    return kit, site_packages, share
+
+
 def python_for_people(people: list[Person], folder: Path) -> tuple[str, dict[str, str]]:
     """Return a Python every person can run with the kit's packages, and the environment it needs.
 
-    The kit's `.venv` works when its interpreter is readable by everyone. When it is not (a Python
-    installed under /root, as pyenv does), a bridge: a venv made from the system's Python of the same
-    version whose `.pth` adds the kit's site-packages, with Jupyter pointed at the kit's data and
-    configuration folders (server extensions such as jupyter-server-proxy, JupyterLab's files).
+    The kit's `.venv` works when its interpreter and the checkout are readable by everyone. When they
+    are not (a Python installed under /root, as pyenv does; a checkout in a 0700 folder), a bridge: a venv
+    made from the system's Python of the same version whose `.pth` adds the kit's site-packages and the
+    kit itself, staged where everyone can read them when the checkout is not (`stage_for_people`), with
+    Jupyter pointed at the staged data and configuration folders.
 
     Raises:
         RoomUnavailable: no such Python on this machine.
@@ -219,7 +266,7 @@ def python_for_people(people: list[Person], folder: Path) -> tuple[str, dict[str
 
     if runs(sys.executable):
         return sys.executable, {}
-    site_packages = VENV / "lib" / PYTHON_TAG / "site-packages"
+    kit, site_packages, share = stage_for_people(folder)
     for candidate in (f"/usr/bin/{PYTHON_TAG}", f"/usr/local/bin/{PYTHON_TAG}"):
         if not os.access(candidate, os.X_OK):
             continue
@@ -228,21 +275,20 @@ def python_for_people(people: list[Person], folder: Path) -> tuple[str, dict[str
             [candidate, "-m", "venv", "--without-pip", str(bridge)], check=True, capture_output=True
         )
         (bridge / "lib" / PYTHON_TAG / "site-packages" / "kit-venv.pth").write_text(
-            f"import site; site.addsitedir({str(site_packages)!r})\n"
+            f"import site; site.addsitedir({str(site_packages)!r})\n{kit}\n"
         )
         python = str(bridge / "bin" / "python")
         if runs(python):
-            share = VENV / "share" / "jupyter"
             return python, {
-                "JUPYTER_CONFIG_PATH": str(VENV / "etc" / "jupyter"),
+                "JUPYTER_CONFIG_PATH": str(share.parent.parent / "etc" / "jupyter"),
                 "JUPYTER_PATH": str(share),
                 "JUPYTERLAB_DIR": str(share / "lab"),
+                "KIT_ROOM_KIT_DIR": str(kit),
             }
     raise RoomUnavailable(
-        f"the people's servers need a {PYTHON_TAG} that other users can run with the kit's packages, and "
-        f"the kit's code readable by them ({ROOT}); as another user: {'; '.join(failures)}. Install "
-        f"{PYTHON_TAG} outside /root (apt-get install {PYTHON_TAG}) and keep the checkout in a folder "
-        "everyone can read"
+        f"the people's servers need a {PYTHON_TAG} that other users can run with the kit's packages "
+        f"(as another user: {'; '.join(failures)}); install {PYTHON_TAG} outside /root "
+        f"(apt-get install {PYTHON_TAG})"
     )
 
 
@@ -312,6 +358,8 @@ class TrainingRoom:
             "KIT_ROOM_PUBLIC_URL": self.url,
             "KIT_ROOM_BASE_PORT": str(self.base_port),
         }
+        if "KIT_ROOM_KIT_DIR" in extra_env:  # the staged kit: the configuration reads it when it loads
+            environ["KIT_ROOM_KIT_DIR"] = extra_env["KIT_ROOM_KIT_DIR"]
         self.log_path = runtime / "jupyterhub.log"
         jupyterhub = Path(sys.executable).with_name("jupyterhub")
         with self.log_path.open("wb") as log:

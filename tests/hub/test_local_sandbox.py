@@ -77,16 +77,16 @@ def test_a_notebook_opened_without_make_lab_starts_your_sandbox_once_and_the_nex
 
 OWNERS = [
     # case, KIT_SANDBOX, on a JupyterHub, what your data folder holds, refusal (or the state reached)
-    ("a sandbox signing with another key than your data folder's", "auto", False, "another key",
-     "the sandbox answering at {url} is not yours: it signs with key "),
-    ("a sandbox you never started, on a laptop: used as it is", "auto", False, "no key",
+    ("a sandbox refusing the API token of your data folder", "auto", False, "another token",
+     "the sandbox answering at {url} is not yours: it refuses the System Log API token of your data "),
+    ("a sandbox you never started, on a laptop: used as it is", "auto", False, "no token",
      "running, owner unknown"),
-    ("a sandbox you never started, on a JupyterHub", "auto", True, "no key",
+    ("a sandbox you never started, on a JupyterHub", "auto", True, "no token",
      "a sandbox answers at {url}, but it is not yours: you have never started one from "),
-    ("a sandbox you never started, with KIT_SANDBOX=own", "own", False, "no key",
+    ("a sandbox you never started, with KIT_SANDBOX=own", "own", False, "no token",
      "a sandbox answers at {url}, but it is not yours: you have never started one from "),
-    ("your own sandbox: its key is in your data folder", "own", True, "its key", "running, yours"),
-    ("KIT_SANDBOX=off: nothing is started or checked", "off", False, "another key", "off"),
+    ("your own sandbox: it accepts your data folder's token", "own", True, "its token", "running, yours"),
+    ("KIT_SANDBOX=off: nothing is started or checked", "off", False, "another token", "off"),
 ]  # fmt: skip
 
 
@@ -95,10 +95,10 @@ def test_whose_sandbox_answers_on_your_port(
     case, mode, on_hub, folder, expected, kit_home, tmp_path, monkeypatch
 ):
     mine = kit_home / ".sandbox"
-    if folder == "another key":
-        with running_sandbox(data_dir=mine):  # your own sandbox ran once: its key stays in your data folder
+    if folder == "another token":
+        with running_sandbox(data_dir=mine):  # your own sandbox ran once: its token stays in your data folder
             pass
-    with running_sandbox(data_dir=mine if folder == "its key" else tmp_path / "theirs") as sandbox:
+    with running_sandbox(data_dir=mine if folder == "its token" else tmp_path / "theirs") as sandbox:
         monkeypatch.setenv("OKTA_ORG_URL", sandbox.url)
         monkeypatch.setenv("KIT_SANDBOX", mode)
         if on_hub:

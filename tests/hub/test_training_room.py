@@ -184,9 +184,9 @@ def test_a_sandbox_answering_on_your_port_that_is_not_yours_is_refused(room):
     finally:
         kernel.close()
     assert answer.text.startswith(
-        f"refused: the sandbox answering at {theirs} is not yours: it signs with key "
+        f"refused: the sandbox answering at {theirs} is not yours: it refuses the System Log API token "
     )
-    assert f"from your data folder {second.kit_home / '.sandbox'}" in answer.text
+    assert f"of your data folder {second.kit_home / '.sandbox'}" in answer.text
 
 
 CHROMIUM_FLAGS = [

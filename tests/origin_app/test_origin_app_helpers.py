@@ -27,7 +27,6 @@ from helpers.origin_app import (
     OriginApp,
     Refusal,
     RefusalDriftError,
-    browser_url,
     check_delegated_id_jag,
     check_delegation_token,
     compare_models,
@@ -57,7 +56,7 @@ def kit(origin_sb: RunningSandbox, agent_key: AgentKey, tmp_path: Path) -> Kit:
 
 
 def test_against_the_sandbox_the_origin_settings_default_to_its_origin_app(tmp_path: Path) -> None:
-    origin = load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path), environ={})
+    origin = load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path))
     assert origin.client_id == ORIGIN and origin.client_secret == ORIGIN_SECRET
     assert origin.auth_server_id == "default"
     assert origin.agent_resource_url == "http://127.0.0.1:8400/agents/sandbox-agent"
@@ -65,14 +64,21 @@ def test_against_the_sandbox_the_origin_settings_default_to_its_origin_app(tmp_p
     assert origin.token_url == "http://127.0.0.1:8400/oauth2/default/v1/token"
 
 
-def test_the_environment_wins_over_the_env_file_which_wins_over_the_defaults(tmp_path: Path) -> None:
-    settings = settings_for("https://example.okta.com", tmp_path, OKTA_AUTH_SERVER_ID="aus1")
+def test_the_environment_wins_over_the_env_file_which_wins_over_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / ".env").write_text(
+        "OKTA_ORG_URL=https://example.okta.com\n"
         "ORIGIN_CLIENT_ID=0oaFromTheFile\nORIGIN_CLIENT_SECRET=file-secret-value\n"
         "AGENT_RESOURCE_URL=${OKTA_ORG_URL}/agents/a1\n",
         encoding="utf-8",
     )
-    origin = load_origin_settings(settings, environ={"ORIGIN_CLIENT_ID": "0oaFromTheEnvironment"})
+    for name in ("ORIGIN_CLIENT_ID", "ORIGIN_CLIENT_SECRET", "ORIGIN_AUTH_SERVER_ID", "AGENT_RESOURCE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORIGIN_CLIENT_ID", "0oaFromTheEnvironment")
+    settings = settings_for("https://example.okta.com", tmp_path, OKTA_AUTH_SERVER_ID="aus1")
+    origin = load_origin_settings(settings)
     assert origin.client_id == "0oaFromTheEnvironment"
     assert origin.client_secret == "file-secret-value"
     assert origin.agent_resource_url == "https://example.okta.com/agents/a1"
@@ -81,7 +87,7 @@ def test_the_environment_wins_over_the_env_file_which_wins_over_the_defaults(tmp
 
 def test_against_okta_the_origin_app_has_no_default_and_each_missing_value_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_origin_settings(settings_for("https://example.okta.com", tmp_path), environ={})
+        load_origin_settings(settings_for("https://example.okta.com", tmp_path))
     assert caught.value.problems == [
         'ORIGIN_CLIENT_ID is "", expected your origin app\'s client id',
         "ORIGIN_CLIENT_SECRET is empty, expected your origin app's client secret",
@@ -116,12 +122,12 @@ def test_a_malformed_origin_setting_is_refused_naming_the_variable_value_and_exp
     tmp_path: Path, name: str, value: str, message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path), environ={name: value})
+        load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path, **{name: value}))
     assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(message)
 
 
 def test_the_secret_never_shows_in_the_settings_repr_table_or_the_auths_repr(tmp_path: Path) -> None:
-    origin = load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path), environ={})
+    origin = load_origin_settings(settings_for("http://127.0.0.1:8400", tmp_path))
     shown = [repr(origin), repr(origin.describe()), origin.describe()._repr_html_()]
     shown.append(repr(ClientSecretBasic(origin.client_id, origin.client_secret)))
     assert all(ORIGIN_SECRET not in text for text in shown)
@@ -148,9 +154,9 @@ def test_a_secret_with_special_characters_is_accepted_by_the_sandbox(
         "clients": {**agents_read(agent_jwks)["clients"], ORIGIN: {"client_secret": secret}},
     }
     with running_sandbox(data_dir=tmp_path / "sb", overrides=overrides) as sb:
-        settings = settings_for(sb.url, tmp_path / "home")
+        settings = settings_for(sb.url, tmp_path / "home", ORIGIN_CLIENT_SECRET=secret)
         kit = Kit(settings, phase="06_origin_app_delegation", key=agent_key)
-        origin = OriginApp(kit, load_origin_settings(settings, environ={"ORIGIN_CLIENT_SECRET": secret}))
+        origin = OriginApp(kit, load_origin_settings(settings))
         auth = origin.authorization_request()
         callback = origin.sign_in(auth).wait()
         tokens = origin.token_request(
@@ -169,16 +175,16 @@ def test_browser_urls_of_a_custom_server_go_through_the_proxy_when_the_front_cha
 ) -> None:
     settings = settings_for("http://127.0.0.1:8400", tmp_path)
     back = "http://127.0.0.1:8400/oauth2/default/v1/authorize"
-    assert browser_url(settings, back) == back
+    assert settings.browser_url(back) == back
     hub = settings.replace(browser_base_url="https://hub.example.org/user/alice", headless=False)
     assert (
-        browser_url(hub, back) == "https://hub.example.org/user/alice/proxy/8400/oauth2/default/v1/authorize"
+        hub.browser_url(back) == "https://hub.example.org/user/alice/proxy/8400/oauth2/default/v1/authorize"
     )
 
 
 def test_the_comparison_names_both_subject_tokens_and_their_audiences(tmp_path: Path) -> None:
     settings = settings_for("http://127.0.0.1:8400", tmp_path)
-    text = repr(compare_models(settings, load_origin_settings(settings, environ={})))
+    text = repr(compare_models(settings, load_origin_settings(settings)))
     assert "urn:ietf:params:oauth:token-type:id_token" in text
     assert "urn:ietf:params:oauth:token-type:access_token" in text
     assert f"the agent's client id, {AGENT}" in text
@@ -297,20 +303,12 @@ def test_against_okta_the_refusal_is_sandbox_only_and_sends_nothing(kit: Kit, tm
         "https://example.okta.com",
         tmp_path / "okta",
         ORIGIN_CLIENT_ID="0oaX",
+        ORIGIN_CLIENT_SECRET="x" * 12,
+        AGENT_RESOURCE_URL="https://agent.example.com",
         KIT_HEADLESS="false",
     )
     kit.settings = okta
-    origin = OriginApp(
-        kit,
-        load_origin_settings(
-            okta,
-            environ={
-                "ORIGIN_CLIENT_SECRET": "x" * 12,
-                "ORIGIN_CLIENT_ID": "0oaX",
-                "AGENT_RESOURCE_URL": "https://agent.example.com",
-            },
-        ),
-    )
+    origin = OriginApp(kit, load_origin_settings(okta))
     before = len(kit.http.exchanges)
     refusal = origin.without_delegation_link()
     assert refusal.skipped and refusal.exchange is None and len(kit.http.exchanges) == before

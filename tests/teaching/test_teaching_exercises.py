@@ -175,13 +175,13 @@ def test_the_code_exchange_exercise_names_each_mistake(form, problems):
     feedback = exercises.check_code_exchange_form(form, request=AUTH, callback=CALLBACK)
     assert feedback.problems == problems
     assert not feedback.ok
-    assert feedback.text().startswith("❌ Code exchange form: not yet")
+    assert feedback.text().startswith("✗ Code exchange form: not yet")
     assert VERIFIER not in feedback.text()
 
 
 def test_the_right_code_exchange_form_passes():
     feedback = exercises.check_code_exchange_form(CODE_FORM, request=AUTH, callback=CALLBACK)
-    assert feedback.ok and feedback.text().startswith("✅ Code exchange form: right.")
+    assert feedback.ok and feedback.text().startswith("✓ Code exchange form: right.")
 
 
 # --- 02: the token exchange form ---------------------------------------------------------------------
@@ -478,5 +478,5 @@ def test_the_blank_notebooks_run_headless_with_no_error_and_say_what_to_fill_in(
                     texts.append("".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs))
             assert texts, path.name
             for text in texts:
-                assert text.startswith("❌ ") and "not filled in yet" in text, text
+                assert text.startswith("✗ ") and "not filled in yet" in text, text
                 assert not re.search(r"eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}", text)

@@ -178,3 +178,12 @@ def test_the_notebook_runs_on_its_own_in_a_fresh_kit():
     assert not [o for o in outputs if o["output_type"] == "error"]
     reran = "".join(o.get("data", {}).get("text/plain", "") for o in notebook.cells[3].outputs)
     assert "01_user_sign_in.ipynb was re-run just now" in reran
+
+
+def test_the_readme_lists_every_event_type_the_sandbox_records_as_it_describes_it():
+    from sandbox.events import EVENT_TYPES
+
+    section = (ROOT / "README.md").read_text().split("<!-- troubleshooting:start -->")[1]
+    section = section.split("<!-- troubleshooting:end -->")[0]
+    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| ([^|]+) \| ([^|]+) \|$", section, re.M)
+    assert {name: (shown.strip(), when.strip()) for name, shown, when in rows} == EVENT_TYPES
