@@ -88,6 +88,34 @@ class Checklist:
 
         return self.run("signature", expected, probe, reference)
 
+    def lifetime(
+        self,
+        claims: dict[str, Any],
+        *,
+        now: int,
+        skew: int,
+        exp_reference: str,
+        iat_reference: str | None = None,
+    ) -> None:
+        """Add the `exp` row (in the future, allowing `skew`) and the `iat` row (not in the future)."""
+        from .formatting import describe_time
+
+        exp, iat = claims.get("exp"), claims.get("iat")
+        self.add(
+            '"exp"',
+            "in the future",
+            describe_time(exp, reference=now) if exp is not None else "(missing)",
+            isinstance(exp, int) and exp > now - skew,
+            exp_reference,
+        )
+        self.add(
+            '"iat"',
+            "not in the future",
+            describe_time(iat, reference=now) if iat is not None else "(missing)",
+            isinstance(iat, int) and iat <= now + skew,
+            iat_reference or exp_reference,
+        )
+
     def extend(self, other: Checklist) -> None:
         """Append every row of another checklist."""
         self.checks.extend(other.checks)

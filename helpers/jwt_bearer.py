@@ -14,7 +14,6 @@ from typing import Any
 
 from .checks import Checklist
 from .constants import DEFAULT_CLOCK_SKEW, GRANT_JWT_BEARER
-from .formatting import describe_time
 from .jwts import looks_like_jwt
 from .oauth import TokenResponse
 
@@ -141,19 +140,5 @@ def check_access_token(
         bool(scopes) and scopes <= allowed,
         "ID-JAG §4.4",
     )
-    exp, iat = claims.get("exp"), claims.get("iat")
-    checks.add(
-        '"exp"',
-        "in the future",
-        describe_time(exp, reference=now) if exp is not None else "(missing)",
-        isinstance(exp, int) and exp > now - skew,
-        "RFC 9068 §4",
-    )
-    checks.add(
-        '"iat"',
-        "not in the future",
-        describe_time(iat, reference=now) if iat is not None else "(missing)",
-        isinstance(iat, int) and iat <= now + skew,
-        "RFC 9068 §2.2",
-    )
+    checks.lifetime(claims, now=now, skew=skew, exp_reference="RFC 9068 §4", iat_reference="RFC 9068 §2.2")
     return checks

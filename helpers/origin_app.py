@@ -43,7 +43,7 @@ from .constants import (
 )
 from .display import KeyValues
 from .errors import ConfigError, KitError, OAuthError, ResponseError
-from .formatting import HIDDEN, describe_time, html_table, shorten, text_table
+from .formatting import HIDDEN, html_table, shorten, text_table
 from .jwts import decode_unverified
 from .oauth import TokenResponse, read_token_response
 from .pkce import Pkce
@@ -223,21 +223,7 @@ def check_delegation_token(
     checks.present(
         '"uid"', claims.get("uid"), "Okta: the user (a user, not the app alone)", expected="a user id"
     )
-    exp, iat = claims.get("exp"), claims.get("iat")
-    checks.add(
-        '"exp"',
-        "in the future",
-        describe_time(exp, reference=now) if exp is not None else "(missing)",
-        isinstance(exp, int) and exp > now - skew,
-        "RFC 9068 §4",
-    )
-    checks.add(
-        '"iat"',
-        "not in the future",
-        describe_time(iat, reference=now) if iat is not None else "(missing)",
-        isinstance(iat, int) and iat <= now + skew,
-        "RFC 9068 §2.2",
-    )
+    checks.lifetime(claims, now=now, skew=skew, exp_reference="RFC 9068 §4", iat_reference="RFC 9068 §2.2")
     return checks
 
 

@@ -39,7 +39,7 @@ from .config import Settings, is_loopback_host
 from .constants import ASYMMETRIC_ALGORITHMS, DEFAULT_CLOCK_SKEW
 from .display import KeyValues
 from .errors import SignInError
-from .formatting import describe_time, shorten
+from .formatting import shorten
 from .jwts import token_hash
 from .pkce import Pkce
 from .transport import KitHTTP
@@ -596,20 +596,12 @@ def check_id_token(
     checks.add('"aud"', f"contains {client_id}", aud, client_id in audiences, OIDC_VALIDATION + " step 3")
     if "azp" in claims or len(audiences) > 1:
         checks.equal('"azp"', client_id, claims.get("azp"), OIDC_VALIDATION + " steps 4-5")
-    exp, iat = claims.get("exp"), claims.get("iat")
-    checks.add(
-        '"exp"',
-        "in the future",
-        describe_time(exp, reference=now) if exp is not None else "(missing)",
-        isinstance(exp, int) and exp > now - skew,
-        OIDC_VALIDATION + " step 9",
-    )
-    checks.add(
-        '"iat"',
-        "not in the future",
-        describe_time(iat, reference=now) if iat is not None else "(missing)",
-        isinstance(iat, int) and iat <= now + skew,
-        OIDC_VALIDATION + " step 10",
+    checks.lifetime(
+        claims,
+        now=now,
+        skew=skew,
+        exp_reference=OIDC_VALIDATION + " step 9",
+        iat_reference=OIDC_VALIDATION + " step 10",
     )
     if nonce is not None:
         checks.equal('"nonce"', nonce, claims.get("nonce"), OIDC_VALIDATION + " step 11")
