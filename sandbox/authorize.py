@@ -30,6 +30,7 @@ from authlib.oidc.core import OpenIDCode
 from flask import Response, render_template, request
 
 from . import events
+from .access_tokens import okta_access_token_claims
 from .config import User
 from .constants import AUTH_METHODS, AUTHORIZATION_CODE, ORG_SCOPES, PKCE_S256
 from .errors import SandboxError, refuse
@@ -274,20 +275,15 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
         sandbox = self.sandbox
         lifetime = sandbox.config.lifetimes.org_access_token
         code: AuthCode = self.request.authorization_code
-        now = int(time.time())
-        claims = {
-            "ver": 1,
-            "jti": "AT." + secrets.token_urlsafe(32),
-            "iss": sandbox.issuer,
-            "aud": sandbox.issuer,
-            "iat": now,
-            "exp": now + lifetime,
-            "cid": self.request.client.get_client_id(),
-            "uid": user.id,
-            "scp": (scope or "").split(),
-            "auth_time": code.auth_time,
-            "sub": user.username,
-        }
+        claims = okta_access_token_claims(
+            issuer=sandbox.issuer,
+            audience=sandbox.issuer,
+            client_id=self.request.client.get_client_id(),
+            user=user,
+            scope=scope,
+            lifetime=lifetime,
+            auth_time=code.auth_time,
+        )
         events.record_success(
             events.ID_TOKEN_GRANT,
             client_id=claims["cid"],

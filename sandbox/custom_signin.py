@@ -16,11 +16,10 @@ access token's `aud` is the resource asked for, else the server's audience).
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from . import events
+from .access_tokens import okta_access_token_claims
 from .authorize import OrgAuthorizationCodeGrant, SandboxOpenIDCode, check_authorization_request
 from .config import AuthServer, PolicyRule, User
 from .constants import AUTHORIZATION_CODE, ORG_SCOPES
@@ -147,21 +146,16 @@ class CustomAuthorizationCodeGrant(OrgAuthorizationCodeGrant):
         server = self.auth_server
         lifetime = sandbox.config.lifetimes.access_token
         code: AuthCode = self.request.authorization_code
-        now = int(time.time())
-        claims = {
-            "ver": 1,
-            "jti": "AT." + secrets.token_urlsafe(32),
-            "iss": sandbox.server_issuer(server.id),
+        claims = okta_access_token_claims(
+            issuer=sandbox.server_issuer(server.id),
             # RFC 8707 §2: the token is for the resource asked for (Okta: the agent's resource URL).
-            "aud": code.resource or server.audience,
-            "iat": now,
-            "exp": now + lifetime,
-            "cid": self.request.client.get_client_id(),
-            "uid": user.id,
-            "scp": (scope or "").split(),
-            "auth_time": code.auth_time,
-            "sub": user.username,
-        }
+            audience=code.resource or server.audience,
+            client_id=self.request.client.get_client_id(),
+            user=user,
+            scope=scope,
+            lifetime=lifetime,
+            auth_time=code.auth_time,
+        )
         events.record_success(
             events.AS_CODE_GRANT,
             client_id=claims["cid"],

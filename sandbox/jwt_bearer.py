@@ -14,7 +14,6 @@ stateful parts: the replay cache and the policy.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from authlib.oauth2.drafts import IDJAGGrant
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from . import events
+from .access_tokens import okta_access_token_claims
 from .config import AuthServer, User
 from .constants import AUTH_METHODS, ID_JAG_TYP, JWT_BEARER
 from .errors import SandboxError, refuse
@@ -215,20 +215,15 @@ class SandboxIDJAGGrant(IDJAGGrant):
         sandbox = self.sandbox
         lifetime = sandbox.config.lifetimes.access_token
         id_jag = self.request.id_jag_claims
-        now = int(time.time())
-        claims = {
-            "ver": 1,
-            "jti": "AT." + secrets.token_urlsafe(32),
-            "iss": self.issuer,
-            "aud": self.auth_server.audience,
-            "iat": now,
-            "exp": now + lifetime,
-            "cid": self.request.client.get_client_id(),
-            "uid": user.id,
-            "scp": (scope or "").split(),
-            "auth_time": id_jag.get("auth_time", now),
-            "sub": user.username,
-        }
+        claims = okta_access_token_claims(
+            issuer=self.issuer,
+            audience=self.auth_server.audience,
+            client_id=self.request.client.get_client_id(),
+            user=user,
+            scope=scope,
+            lifetime=lifetime,
+            auth_time=id_jag.get("auth_time"),
+        )
         if isinstance(id_jag.get("act"), dict):
             # RFC 8693 §4.1, and Okta's delegation examples: the delegation chain stays in the token.
             claims["act"] = id_jag["act"]
