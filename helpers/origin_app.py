@@ -53,9 +53,9 @@ from .signin import (
     code_exchange_form,
     sign_in_headless,
 )
-from .system_log import ServerSide, server_side
+from .system_log import server_side
 from .token_exchange import check_id_jag, token_exchange_form
-from .transport import Exchange, redact_url
+from .troubleshooting import Attempt, Case, CaseDriftError, CaseReport, Expected
 
 SECRET_VAR = "ORIGIN_CLIENT_SECRET"
 #: The sandbox's origin app, its demo secret and the agent's resource URL (sandbox/default.toml).
@@ -340,131 +340,35 @@ class HandOff:
 
 
 # --- the refusal without a delegation link ----------------------------------------------------------------
-@dataclass(frozen=True)
-class ExpectedRefusal:
-    """Okta's answer a refusal must get: status, `error`, `error_description`, and the reason logged."""
-
-    status: int
-    error: str
-    description: str
-    reason: str
-
-
-#: The exchange of an access token from an app with no delegation link to the agent.
-NO_LINK = ExpectedRefusal(
+#: Okta's answer when an app with no delegation link to the agent hands it its access token.
+NO_LINK = Expected(
     400,
     "invalid_request",
     "'subject_token' is invalid: the client application is not registered for delegation to this agent.",
     "invalid_subject_token_client_not_registered",
 )
 
-
-class RefusalDriftError(KitError):
-    """The exchange without a delegation link got another answer than the one documented."""
-
-
-@dataclass
-class Refusal:
-    """The same exchange from an app without a delegation link: the answer, the server's side, why."""
-
-    expected: ExpectedRefusal
-    changed: list[tuple[str, str]]
-    exchange: Exchange | None = None
-    side: ServerSide | None = None
-    skipped: str | None = None
-    checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
-
-    CAUSE = (
+#: The refusal notebook 06 shows, in the same shape as the troubleshooting notebook's cases.
+NO_LINK_CASE = Case(
+    key="no_delegation_link",
+    step="token exchange, org server",
+    title="The same exchange from an app with no delegation link",
+    change=(
+        "the subject token comes from another app that signs users in at the same server for the same "
+        "resource URL, but has no delegation link to the agent"
+    ),
+    expected=NO_LINK,
+    cause=(
         "The token's client (cid) has no delegation link to this agent: Okta accepts another app's access "
         "token only through a link from that app to the agent."
-    )
-    FIX = (
+    ),
+    fix=(
         "Add the app as a delegation of the agent (Directory > AI Agents > the agent > Delegations), or "
         "hand the agent a token of an app that has one."
-    )
-
-    @property
-    def body(self) -> dict[str, Any]:
-        """The response's JSON object."""
-        data = self.exchange.json if self.exchange is not None else None
-        return data if isinstance(data, dict) else {}
-
-    def verify(self, *, check_reason: bool) -> None:
-        """Compare the answer with the documented one; raise RefusalDriftError naming each difference."""
-        assert self.exchange is not None
-        got = {
-            "status": str(self.exchange.status),
-            "error": str(self.body.get("error")),
-            "error_description": str(self.body.get("error_description")),
-        }
-        want = {
-            "status": str(self.expected.status),
-            "error": self.expected.error,
-            "error_description": self.expected.description,
-        }
-        self.checks = [(name, want[name], got[name], got[name] == want[name]) for name in want]
-        if check_reason and self.side is not None and not self.side.skipped:
-            reasons = self.side.reasons
-            self.checks.append(
-                (
-                    "event reason",
-                    self.expected.reason,
-                    ", ".join(reasons) or "(no event)",
-                    self.expected.reason in reasons,
-                )
-            )
-        failed = [c for c in self.checks if not c[3]]
-        if failed:
-            detail = "; ".join(f'{name} is "{got}", expected "{want}"' for name, want, got, _ in failed)
-            raise RefusalDriftError(
-                f"the exchange without a delegation link drifted: {detail}\n\n{self.text()}"
-            )
-
-    def text(self) -> str:
-        """Plain text: the change, the answer, the server's side, the cause, the fix, the checks."""
-        lines = ["Without a delegation link"]
-        lines += [f"  {name}: {value}" for name, value in self.changed]
-        if self.skipped:
-            lines.append(f"Skipped: sandbox-only, {self.skipped}")
-            lines.append(f"Expected at the sandbox: HTTP {self.expected.status} {self.expected.error}")
-        else:
-            assert self.exchange is not None
-            lines.append(f"Request: {self.exchange.method} {redact_url(self.exchange.url)}")
-            lines.append(f"Response: HTTP {self.exchange.status}")
-            lines.append(f"  error: {self.body.get('error')}")
-            lines.append(f"  error_description: {self.body.get('error_description')}")
-            if self.side is not None:
-                side = self.side.text().split("\n")
-                start = next((i for i, line in enumerate(side) if line.startswith("Server's side")), 0)
-                lines += side[start:]
-        lines += [f"Cause: {self.CAUSE}", f"Fix: {self.FIX}"]
-        if self.checks:
-            passed = sum(c[3] for c in self.checks)
-            lines.append(f"Check: {passed} of {len(self.checks)} as documented")
-            lines += [f"  {'pass' if ok else 'FAIL'}  {name}: {got}" for name, _, got, ok in self.checks]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_html_(self) -> str:
-        parts = [
-            "<p><b>Without a delegation link</b><br>"
-            + "<br>".join(f"<code>{escape(k)}: {escape(v)}</code>" for k, v in self.changed)
-            + "</p>"
-        ]
-        if self.skipped:
-            parts.append(f"<p><i>Skipped: sandbox-only, {escape(self.skipped)}</i></p>")
-        elif self.side is not None:
-            parts.append(self.side._repr_html_())  # noqa: SLF001
-        parts.append(f"<p><b>Cause:</b> {escape(self.CAUSE)}<br><b>Fix:</b> {escape(self.FIX)}</p>")
-        if self.checks:
-            marks = "".join(
-                f"<li>{'✓' if ok else '✗'} {escape(name)}: <code>{escape(got)}</code></li>"
-                for name, _, got, ok in self.checks
-            )
-            parts.append(f"<ul>{marks}</ul>")
-        return "<div>" + "".join(parts) + "</div>"
+    ),
+    run=None,
+    sandbox_only="it signs the user in to a second app of the sandbox, headless",
+)
 
 
 # --- the comparison of the two models ----------------------------------------------------------------------
@@ -677,11 +581,11 @@ class OriginApp:
             subject_token_type=TOKEN_TYPE_ACCESS_TOKEN,
         )
 
-    def without_delegation_link(self) -> Refusal:
+    def without_delegation_link(self) -> CaseReport:
         """Sign the user in with an app that has no delegation link, and let the agent exchange its token.
 
         Sandbox-only (the sandbox's public app, with no secret, plays that app). Raises
-        RefusalDriftError when the answer differs from Okta's documented one.
+        CaseDriftError when the answer differs from Okta's documented one.
         """
         changed = [
             (
@@ -690,10 +594,9 @@ class OriginApp:
             ),
             ("subject_token", f"its access token for {self.origin.agent_resource_url}"),
         ]
+        places = {"org": self.settings.org_url}
         if not self.settings.is_sandbox:
-            return Refusal(
-                NO_LINK, changed, skipped="it signs the user in to a second app of the sandbox, headless"
-            )
+            return CaseReport(NO_LINK_CASE, places, None, None, skipped=NO_LINK_CASE.sandbox_only)
         request = self.authorization_request(client_id=UNLINKED_APP)
         try:
             callback = sign_in_headless(
@@ -705,7 +608,7 @@ class OriginApp:
                 answer = self.kit.http.post(self.origin.token_url, data=form, allow_redirects=False)
             tokens = read_token_response(answer, where=f"Sign-in as {UNLINKED_APP}")
         except KitError as exc:
-            raise RefusalDriftError(
+            raise CaseDriftError(
                 f"signing in as {UNLINKED_APP} failed ({exc}); the sandbox may run an older configuration: "
                 "restart it (python -m sandbox stop, then make lab)"
             ) from None
@@ -718,7 +621,9 @@ class OriginApp:
             exchange = response.exchange
         except (OAuthError, ResponseError) as exc:
             exchange = exc.exchange
-        refusal = Refusal(NO_LINK, changed, exchange=exchange, side=server_side(self.kit, exchange))
+        refusal = CaseReport(
+            NO_LINK_CASE, places, Attempt(exchange, changed), server_side(self.kit, exchange)
+        )
         refusal.verify(check_reason=True)
         return refusal
 

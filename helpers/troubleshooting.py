@@ -112,13 +112,25 @@ class Case:
     expected: Expected
     cause: str
     fix: str
-    run: Callable[[Workbench], Attempt] = field(repr=False, compare=False)
+    #: Makes the failing request (None for a case shown elsewhere, e.g. notebook 06's refusal).
+    run: Callable[[Workbench], Attempt] | None = field(repr=False, compare=False)
     sandbox_only: str | None = None
 
     @property
-    def number(self) -> int:
-        """The case's number in the notebook (1-based)."""
-        return [c.key for c in CASES].index(self.key) + 1
+    def number(self) -> int | None:
+        """The case's number in the troubleshooting notebook (1-based), None for a case of another one."""
+        keys = [c.key for c in CASES]
+        return keys.index(self.key) + 1 if self.key in keys else None
+
+    @property
+    def label(self) -> str:
+        """`Case 10 (audience_trailing_slash)`, or the key alone for a case outside `CASES`."""
+        return f"Case {self.number} ({self.key})" if self.number else self.key
+
+    @property
+    def heading(self) -> str:
+        """`Case 10 · The audience with a trailing slash` (no number outside `CASES`)."""
+        return f"Case {self.number} · {self.title}" if self.number else self.title
 
 
 # --- The bench --------------------------------------------------------------------------------------
@@ -270,6 +282,7 @@ class Workbench:
         places = self.places()
         if case.sandbox_only and not self.settings.is_sandbox:
             return CaseReport(case, places, None, None, skipped=case.sandbox_only)
+        assert case.run is not None
         attempt = case.run(self)
         side = server_side(self.kit, attempt.exchange)
         report = CaseReport(case, places, attempt, side)
@@ -322,9 +335,7 @@ class CaseReport:
         failed = [c for c in self.checks if not c[3]]
         if failed:
             detail = "; ".join(f'{name} is "{got}", expected "{want}"' for name, want, got, _ in failed)
-            raise CaseDriftError(
-                f"Case {self.case.number} ({self.case.key}) drifted: {detail}\n\n{self.text()}"
-            )
+            raise CaseDriftError(f"{self.case.label} drifted: {detail}\n\n{self.text()}")
 
     @property
     def ok(self) -> bool:
@@ -337,7 +348,7 @@ class CaseReport:
     def text(self) -> str:
         """The case as plain text, in the same order for every case."""
         case = self.case
-        lines = [f"Case {case.number} · {case.title} ({case.step})", f"What we change: {self._change()}"]
+        lines = [f"{case.heading} ({case.step})", f"What we change: {self._change()}"]
         if self.skipped:
             lines.append(f"Skipped against {self.places['org']}: sandbox-only, {self.skipped}")
             lines += [
@@ -371,7 +382,7 @@ class CaseReport:
 
     def _repr_html_(self) -> str:
         case = self.case
-        head = f"<h4>Case {case.number} · {escape(case.title)} <small>({escape(case.step)})</small></h4>"
+        head = f"<h4>{escape(case.heading)} <small>({escape(case.step)})</small></h4>"
         parts = [head, f"<p><b>What we change:</b> {escape(self._change())}</p>"]
         if self.skipped:
             parts.append(

@@ -7,6 +7,7 @@ way notebook 06 does, with a kit of its own (settings, key, state folder under t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from urllib.parse import unquote
@@ -22,16 +23,15 @@ from helpers.keys import AgentKey
 from helpers.kit import Kit
 from helpers.origin_app import (
     NO_LINK,
+    NO_LINK_CASE,
     ClientSecretBasic,
-    ExpectedRefusal,
     OriginApp,
-    Refusal,
-    RefusalDriftError,
     check_delegated_id_jag,
     check_delegation_token,
     compare_models,
     load_origin_settings,
 )
+from helpers.troubleshooting import CaseDriftError, CaseReport
 from sandbox.testing import RunningSandbox, running_sandbox
 
 
@@ -288,12 +288,11 @@ def test_the_exchange_without_a_delegation_link_shows_the_answer_and_the_reason(
 
 def test_a_refusal_that_drifts_raises_naming_what_differs(kit: Kit) -> None:
     refusal = OriginApp(kit).without_delegation_link()
-    other = ExpectedRefusal(
-        400, "invalid_request", NO_LINK.description, "invalid_subject_token_no_delegation_link"
-    )
-    drifted = Refusal(other, refusal.changed, exchange=refusal.exchange, side=refusal.side)
+    other = dataclasses.replace(NO_LINK, reason="invalid_subject_token_no_delegation_link")
+    case = dataclasses.replace(NO_LINK_CASE, expected=other)
+    drifted = CaseReport(case, refusal.places, refusal.attempt, refusal.side)
     with pytest.raises(
-        RefusalDriftError, match='event reason is "invalid_subject_token_client_not_registered"'
+        CaseDriftError, match='^no_delegation_link drifted: event reason is "invalid_subject_token_client_not'
     ):
         drifted.verify(check_reason=True)
 
@@ -311,8 +310,8 @@ def test_against_okta_the_refusal_is_sandbox_only_and_sends_nothing(kit: Kit, tm
     origin = OriginApp(kit, load_origin_settings(okta))
     before = len(kit.http.exchanges)
     refusal = origin.without_delegation_link()
-    assert refusal.skipped and refusal.exchange is None and len(kit.http.exchanges) == before
-    assert "Skipped: sandbox-only" in refusal.text()
+    assert refusal.skipped and refusal.attempt is None and len(kit.http.exchanges) == before
+    assert "Skipped against https://example.okta.com: sandbox-only" in refusal.text()
 
 
 def test_the_origin_apps_secret_is_in_no_request_log_even_with_redaction_off(kit: Kit) -> None:
