@@ -145,8 +145,17 @@ class ServedSandbox:
             return
         self._stopped.set()
         channels = self.server._map  # waitress's socket map: the listener, the trigger, connections
-        # Runs inside the serving loop's thread: no socket is closed under a running select().
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(channels))
+        try:
+            # Runs inside the serving loop's thread: no socket is closed under a running poll().
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(channels))
+        except OSError as exc:
+            # The wake-up pipe is gone (seen, rarely, in long test sessions that run many sandboxes
+            # and notebook kernels in one process: EBADF). Close from here instead; the serving loop
+            # notices the empty map within its poll timeout (waitress: 1 s) and returns.
+            log.warning(
+                "sandbox at %s: wake-up pipe unusable (%s); closing its sockets directly", self.url, exc
+            )
+            wasyncore.close_all(channels, ignore_all=True)
 
 
 def make_served_sandbox(

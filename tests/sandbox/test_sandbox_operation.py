@@ -209,3 +209,15 @@ def test_a_broken_agent_jwks_is_refused_with_okta_codes(
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_client"
     assert answer.json()["error_description"] == catalog[code]["errorDescription"].replace(" en.", " sig.")
+
+
+def test_stopping_works_even_when_the_wake_up_pipe_was_closed_behind_the_servers_back(tmp_path: Path) -> None:
+    # Seen twice in full test sessions: the serving loop's wake-up pipe gone (EBADF) at stop time.
+    sb = start_sandbox(data_dir=tmp_path / "data")
+    assert requests.get(f"{sb.url}/.well-known/openid-configuration", timeout=5).status_code == 200
+    os.close(sb.served.server.trigger.trigger)
+    started = time.monotonic()
+    sb.stop()
+    assert time.monotonic() - started < 5
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{sb.url}/.well-known/openid-configuration", timeout=2)
