@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: The one character between the two ends of a shortened token (U+2026).
@@ -28,7 +28,7 @@ def iso_time(epoch: float | int | None) -> str:
     """Format epoch seconds as ISO 8601 UTC with a `Z`: `2026-11-29T00:26:56Z`."""
     if epoch is None:
         return "(none)"
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def span(seconds: float | int) -> str:

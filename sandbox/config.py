@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import sys
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +27,6 @@ from .constants import (
     PRIVATE_KEY_JWT,
     TOKEN_EXCHANGE,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
 

@@ -22,7 +22,7 @@ import re
 import secrets
 import stat
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -126,7 +126,7 @@ def parse_time(name: str, value: str) -> float:
             name, f'{name} is "{value}", expected an ISO 8601 time like 2026-11-29T01:02:03Z'
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

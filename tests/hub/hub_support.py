@@ -29,7 +29,7 @@ import textwrap
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -516,7 +516,7 @@ class Kernel:
                         "session": self.client_session,
                         "msg_type": "execute_request",
                         "version": "5.3",
-                        "date": datetime.now(timezone.utc).isoformat(),
+                        "date": datetime.now(UTC).isoformat(),
                     },
                     "parent_header": {},
                     "metadata": {},
