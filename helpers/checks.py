@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .constants import ASYMMETRIC_ALGORITHMS
 from .errors import TokenValidationError
 from .formatting import html_table, plain_value
 
@@ -74,6 +75,13 @@ class Checklist:
         except TokenValidationError as exc:
             self.add("format", "a JWT", str(exc), False, "RFC 7519 §7.2")
             return None
+
+    def asymmetric_alg(self, header: dict[str, Any], reference: str) -> bool:
+        """Add the 'header "alg"' row: a public-key algorithm (never "none" or an HMAC)."""
+        alg = header.get("alg")
+        return self.add(
+            'header "alg"', "RS256/384/512 or ES256/384/512", alg, alg in ASYMMETRIC_ALGORITHMS, reference
+        )
 
     def signature(
         self, token: str, jwks: dict[str, Any], *, expected: str, reference: str, what: str

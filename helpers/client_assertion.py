@@ -18,7 +18,6 @@ from jose import jwk, jwt
 
 from .checks import Checklist
 from .constants import (
-    ASYMMETRIC_ALGORITHMS,
     CLIENT_ASSERTION_LIFETIME,
     CLIENT_ASSERTION_MAX_LIFETIME,
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
@@ -134,13 +133,7 @@ def check_client_assertion(
     if decoded is None:
         return checks
     header, claims = decoded
-    checks.add(
-        'header "alg"',
-        "RS256/384/512 or ES256/384/512",
-        header.get("alg"),
-        header.get("alg") in ASYMMETRIC_ALGORITHMS,
-        RULE_OKTA,
-    )
+    checks.asymmetric_alg(header, RULE_OKTA)
     if key is not None:
         checks.equal('header "kid"', key.kid, header.get("kid"), "RFC 7638 thumbprint of the registered key")
     else:

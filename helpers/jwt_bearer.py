@@ -76,6 +76,17 @@ def check_bearer_response(
     return checks
 
 
+def access_token_signature(checks: Checklist, access_token: str, jwks: dict[str, Any]) -> bool:
+    """Add the signature row of an access token: the custom server's key named by `kid` (RFC 9068 §4)."""
+    return checks.signature(
+        access_token,
+        jwks,
+        expected="verifies with the custom server key named by kid",
+        reference="RFC 9068 §4",
+        what="access token",
+    )
+
+
 def check_access_token(
     access_token: str,
     *,
@@ -100,13 +111,7 @@ def check_access_token(
     if decoded is None:
         return checks
     header, claims = decoded
-    checks.signature(
-        access_token,
-        jwks,
-        expected="verifies with the custom server key named by kid",
-        reference="RFC 9068 §4",
-        what="access token",
-    )
+    access_token_signature(checks, access_token, jwks)
     checks.equal('"iss"', issuer, claims.get("iss"), "RFC 9068 §4: the custom server's issuer")
     if audience is not None:
         checks.add(

@@ -44,6 +44,7 @@ from .constants import (
 from .display import KeyValues
 from .errors import ConfigError, KitError, OAuthError, ResponseError
 from .formatting import HIDDEN, html_table, shorten, text_table
+from .jwt_bearer import access_token_signature
 from .jwts import decode_unverified
 from .oauth import TokenResponse, read_token_response
 from .pkce import Pkce
@@ -203,13 +204,7 @@ def check_delegation_token(
     if decoded is None:
         return checks
     header, claims = decoded
-    checks.signature(
-        access_token,
-        jwks,
-        expected="verifies with the custom server key named by kid",
-        reference="RFC 9068 §4",
-        what="access token",
-    )
+    access_token_signature(checks, access_token, jwks)
     checks.equal('"iss"', issuer, claims.get("iss"), OKTA_MACHINE_ACCESS + ": a custom server")
     aud = claims.get("aud")
     checks.add(

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from .checks import Checklist
 from .config import Settings, is_loopback_host
-from .constants import ASYMMETRIC_ALGORITHMS, DEFAULT_CLOCK_SKEW
+from .constants import DEFAULT_CLOCK_SKEW
 from .display import KeyValues
 from .errors import SignInError
 from .formatting import shorten
@@ -576,13 +576,7 @@ def check_id_token(
         return checks
     header, claims = decoded
 
-    checks.add(
-        'header "alg"',
-        "RS256/384/512 or ES256/384/512",
-        header.get("alg"),
-        header.get("alg") in ASYMMETRIC_ALGORITHMS,
-        OIDC_VALIDATION + " step 7",
-    )
+    checks.asymmetric_alg(header, OIDC_VALIDATION + " step 7")
     checks.signature(
         id_token,
         jwks,
