@@ -279,7 +279,7 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
             issuer=sandbox.issuer,
             audience=sandbox.issuer,
             client_id=self.request.client.get_client_id(),
-            user=user,
+            subject=user,
             scope=scope,
             lifetime=lifetime,
             auth_time=code.auth_time,

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .constants import (
     AUTH_METHODS,
     AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
     CLIENT_SECRET_BASIC,
     CLIENT_SECRET_POST,
     JWT_BEARER,
@@ -30,7 +31,7 @@ from .constants import (
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
 
-KNOWN_GRANT_TYPES = (AUTHORIZATION_CODE, TOKEN_EXCHANGE, JWT_BEARER)
+KNOWN_GRANT_TYPES = (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, TOKEN_EXCHANGE, JWT_BEARER)
 
 
 class ConfigError(ValueError):

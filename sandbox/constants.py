@@ -9,6 +9,8 @@ from __future__ import annotations
 
 # --- Grant types -------------------------------------------------------------------------------
 AUTHORIZATION_CODE = "authorization_code"
+#: RFC 6749 §4.4: a client's own access token (Okta: machine access, at a custom server only).
+CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

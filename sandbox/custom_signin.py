@@ -151,7 +151,7 @@ class CustomAuthorizationCodeGrant(OrgAuthorizationCodeGrant):
             # RFC 8707 §2: the token is for the resource asked for (Okta: the agent's resource URL).
             audience=code.resource or server.audience,
             client_id=self.request.client.get_client_id(),
-            user=user,
+            subject=user,
             scope=scope,
             lifetime=lifetime,
             auth_time=code.auth_time,

@@ -1,8 +1,14 @@
 """Step 3 at a custom server: the JWT bearer grant redeeming an ID-JAG for an access token.
 
-- RFC 7523 §2.1 (JWT bearer grant), §3 (checks of the assertion)
-- draft-ietf-oauth-identity-assertion-authz-grant §4.4 (processing an ID-JAG), §3 (its claims)
-- Okta: `id_jag_*`, `jwt_bearer_grant_*`, `no_matching_policy`, `id_jag_scopes_in_request`
+- RFC 7523 §2.1 (JWT bearer grant), §3 (checks of the assertion); RFC 7521 §5.2
+- draft-ietf-oauth-identity-assertion-authz-grant-04 §4.4.1 (processing an ID-JAG), §3.1 (its
+  claims), §4.4.3 (no refresh token)
+- Okta: `id_jag_*`, `jwt_bearer_grant_*`, `no_matching_policy`, `id_jag_scopes_in_request`; and
+  "Set up AI agent token exchange" (2026.08 docs), "Exchange ID-JAG for access token": an optional
+  `resource` parameter; with it the access token's `aud` is that resource URL, without it the custom
+  server's configured audience
+- MCP Enterprise-Managed Authorization §5.1: the access token "MUST be audience-restricted to the MCP
+  Server identified by the `resource` claim in the ID-JAG"; §7.4.2: jti replay detection REQUIRED
 
 Built on Authlib's `IDJAGGrant` (authlib.oauth2.drafts, Authlib 1.9.6). Authlib raises its own
 errors with its own texts, so `validate_token_request` runs every check first, in Okta's terms,
@@ -21,8 +27,8 @@ from authlib.oauth2.drafts import IDJAGGrant
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from . import events
-from .access_tokens import okta_access_token_claims
-from .config import AuthServer, User
+from .access_tokens import SERVICE_PROFILE, TokenSubject, okta_access_token_claims
+from .config import AuthServer
 from .constants import AUTH_METHODS, ID_JAG_TYP, JWT_BEARER
 from .errors import SandboxError, refuse
 from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
@@ -96,7 +102,7 @@ class SandboxIDJAGGrant(IDJAGGrant):
                 client_id=client_id,
                 detail=str(exc),
             ) from None
-        # ID-JAG §4.4: the typ header MUST be oauth-id-jag+jwt.
+        # ID-JAG -04 §4.4.1 (and §3.1): the typ header MUST be oauth-id-jag+jwt.
         if jwt.typ != ID_JAG_TYP:
             raise refuse(
                 "invalid_grant",
@@ -105,7 +111,7 @@ class SandboxIDJAGGrant(IDJAGGrant):
                 typ=str(jwt.typ),
             )
         claims = jwt.claims
-        # RFC 7523 §3 / ID-JAG §4.4: the issuer must be one this server trusts (the org).
+        # RFC 7523 §3 / ID-JAG -04 §4.4.1: the issuer must be one this server trusts (the org).
         if claims.get("iss") != sandbox.issuer:
             raise refuse("id_jag_untrusted_issuer", client_id=client_id, iss=str(claims.get("iss")))
         org_key = sandbox.keys.org
@@ -115,7 +121,7 @@ class SandboxIDJAGGrant(IDJAGGrant):
             verify_signature(jwt, org_key.public_key, [org_key.alg])
         except SignatureInvalid as exc:
             raise refuse("id_jag_invalid_signature", client_id=client_id, detail=str(exc)) from None
-        # ID-JAG §3: aud is this server's issuer, a string or an array of exactly one element.
+        # ID-JAG -04 §4.4.1: aud is this server's issuer, a string or an array of exactly one element.
         aud = claims.get("aud")
         if not (aud == self.issuer or aud == [self.issuer]):
             raise refuse("jwt_bearer_grant_invalid_audience", client_id=client_id, aud=str(aud))
@@ -141,9 +147,9 @@ class SandboxIDJAGGrant(IDJAGGrant):
                 "invalid_grant", description="The id-jag must contain a 'jti' claim.", client_id=client_id
             )
         subject = claims.get("sub")
-        if not isinstance(subject, str) or sandbox.config.user_by_id(subject) is None:
+        if not isinstance(subject, str) or self._subject_of(claims) is None:
             raise refuse("id_jag_invalid_subject", client_id=client_id)
-        # ID-JAG §4.4: client_id MUST be the authenticated client.
+        # ID-JAG -04 §4.4.1: client_id MUST be the authenticated client.
         if claims.get("client_id") != client_id:
             raise refuse(
                 "id_jag_client_mismatch", client_id=client_id, id_jag_client_id=str(claims.get("client_id"))
@@ -162,6 +168,17 @@ class SandboxIDJAGGrant(IDJAGGrant):
         if sandbox.id_jag_replay.seen(sandbox.issuer, jti):
             raise refuse("id_jag_replayed", client_id=client_id, user_id=subject)
 
+    def _subject_of(self, claims: dict[str, Any]) -> TokenSubject | None:
+        """The user the ID-JAG names, or the client it names as a service (Okta's machine access)."""
+        subject = claims.get("sub")
+        user = self.sandbox.config.user_by_id(subject) if isinstance(subject, str) else None
+        if user is not None:
+            return TokenSubject.for_user(user)
+        # Okta's machine-access examples: `"sub_profile": "service"` with a client's id in `sub`.
+        if claims.get("sub_profile") == SERVICE_PROFILE and subject in self.sandbox.clients:
+            return TokenSubject.for_service(subject)
+        return None
+
     def _check_resource(self, claims: dict[str, Any], client_id: str) -> None:
         resources = self.request.values("resource")
         if len(resources) > 1:
@@ -171,6 +188,8 @@ class SandboxIDJAGGrant(IDJAGGrant):
             raise refuse("id_jag_resource_mismatch", client_id=client_id)
         if claimed is not None and claimed not in self.sandbox.server_resources(self.auth_server):
             raise refuse("id_jag_resource_not_allowed_for_as", client_id=client_id)
+        # The resource the access token is for: the ID-JAG's (the parameter, when sent, equals it).
+        self.request.granted_resource = claimed
 
     # --- Authlib hooks ------------------------------------------------------------------------
 
@@ -180,20 +199,22 @@ class SandboxIDJAGGrant(IDJAGGrant):
     def resolve_issuer_key(self, issuer: str, headers: dict[str, Any]) -> Any:
         return self.sandbox.keys.org.public_key
 
-    def authenticate_user(self, subject: str) -> User:
-        user = self.sandbox.config.user_by_id(subject)
-        if user is None:  # pragma: no cover - checked before Authlib's flow
+    def authenticate_user(self, subject: str) -> TokenSubject:
+        who = self._subject_of(self.request.id_jag_claims)
+        if who is None:  # pragma: no cover - checked before Authlib's flow
             raise refuse("id_jag_invalid_subject", client_id=self.request.id_jag_claims.get("client_id"))
-        return user
+        return who
 
     def check_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        # SEP-990 / Okta: an ID-JAG is redeemed once; remember it until it expires.
+        # Okta (id_jag_replayed) and MCP EMA §7.4.2 (replay detection REQUIRED for the assertion's
+        # lifetime): an ID-JAG is redeemed once; remember it until it expires. ID-JAG -04 §4.4.3
+        # instead lets a client re-submit the same ID-JAG; the sandbox follows Okta.
         expires = float(claims["exp"]) + self.LEEWAY
         if not self.sandbox.id_jag_replay.use(self.sandbox.issuer, jti, expires):
             raise refuse("id_jag_replayed", client_id=claims.get("client_id"), user_id=claims.get("sub"))
         return True
 
-    def check_id_jag_permission(self, client: OAuthClient, user: User, scopes: list[str]) -> bool:
+    def check_id_jag_permission(self, client: OAuthClient, user: TokenSubject, scopes: list[str]) -> bool:
         """Apply the server's access policy: a rule for this client and grant; scopes = ID-JAG ∩ rule."""
         client_id = client.get_client_id()
         rules = [
@@ -210,16 +231,22 @@ class SandboxIDJAGGrant(IDJAGGrant):
         self.request.scope = " ".join(granted)
         return True
 
-    def generate_token(self, user: User | None = None, scope: str | None = None, **_: Any) -> dict[str, Any]:
+    def generate_token(
+        self, user: TokenSubject | None = None, scope: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         """Issue the access token: Okta's claim layout, signed by this server's key, with `kid`."""
         sandbox = self.sandbox
         lifetime = sandbox.config.lifetimes.access_token
         id_jag = self.request.id_jag_claims
+        if user is None:  # pragma: no cover - authenticate_user returned the subject or refused
+            raise refuse("id_jag_invalid_subject", client_id=id_jag.get("client_id"))
         claims = okta_access_token_claims(
             issuer=self.issuer,
-            audience=self.auth_server.audience,
+            # Okta ("Exchange ID-JAG for access token") and MCP EMA §5.1: the token is for the resource
+            # the ID-JAG names (and the request repeats); without one, the server's audience.
+            audience=self.request.granted_resource or self.auth_server.audience,
             client_id=self.request.client.get_client_id(),
-            user=user,
+            subject=user,
             scope=scope,
             lifetime=lifetime,
             auth_time=id_jag.get("auth_time"),
@@ -230,7 +257,7 @@ class SandboxIDJAGGrant(IDJAGGrant):
         events.record_success(
             events.ACCESS_TOKEN_GRANT,
             client_id=claims["cid"],
-            user_id=user.id,
+            user_id=user.user.id if user.user is not None else None,
             issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
             authorizationServer=self.auth_server.id,
             grantedScopes=scope,

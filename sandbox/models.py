@@ -115,6 +115,8 @@ class SandboxRequest(OAuth2Request):
         self._params = params
         # Set by the sandbox's client authentication, once per request.
         self.authenticated_client: OAuthClient | None = None
+        # Set by the JWT bearer grant: the resource the access token is for (the ID-JAG's `resource`).
+        self.granted_resource: str | None = None
 
     @property
     def args(self) -> dict[str, str]:

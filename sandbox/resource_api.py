@@ -3,6 +3,10 @@
 - RFC 6750 §2.1 (bearer token in the Authorization header), §3 and §3.1 (WWW-Authenticate, errors)
 - RFC 9728 §2, §3 (protected resource metadata), §5.1 (resource_metadata in WWW-Authenticate)
 - RFC 9068 §4 / Okta's access token layout (iss, aud, exp, scp)
+- RFC 8707 §2 and Okta ("Exchange ID-JAG for access token"): a token minted for a `resource` has that
+  resource as `aud`. A resource server behind the custom server accepts the server's audience and its
+  own resource URL, and refuses a token minted for any other resource (MCP EMA §5.1's audience
+  restriction, seen from the resource's side).
 
 It shares the process but not the memory of the custom server: it fetches the server's JWKS over
 HTTP (`{issuer}/v1/keys`), caches it, and refetches on an unknown `kid` at most every few seconds.
@@ -74,6 +78,11 @@ class RemoteJwks:
             log.warning("could not fetch the JWKS at %s: %s", self.url, exc)
 
 
+def _owner(claims: dict[str, Any]) -> str:
+    """Whose list a token reaches: the user (`uid`), or a service named by `sub` (no user)."""
+    return str(claims["uid"]) if isinstance(claims.get("uid"), str) else f"service:{claims.get('sub')}"
+
+
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -86,7 +95,8 @@ class TodoApi:
         config = sandbox.config.api
         server_id = config.authorization_server
         self.issuer = sandbox.server_issuer(server_id)
-        self.audience = sandbox.config.servers[server_id].audience
+        #: The audiences this API accepts: the custom server's, and its own resource URL (RFC 8707).
+        self.audiences = (sandbox.config.servers[server_id].audience, sandbox.api_resource)
         self.jwks = RemoteJwks(
             sandbox.server_keys_url(server_id), min_refetch_seconds=config.jwks_min_refetch_seconds
         )
@@ -160,7 +170,8 @@ class TodoApi:
                 refuse("access_token_invalid_issuer", client_id=client_id, user_id=user_id)
             )
         aud = claims.get("aud")
-        if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
+        audiences = aud if isinstance(aud, list) else [aud]
+        if not any(a in self.audiences for a in audiences):
             raise self._challenged(
                 refuse("access_token_invalid_audience", client_id=client_id, user_id=user_id)
             )
@@ -196,7 +207,7 @@ class TodoApi:
     def list_todos(self) -> Response:
         claims = self.authorize(self.sandbox.config.api.read_scope)
         with self._lock:
-            items = [dict(item) for item in self._todos.get(claims["uid"], [])]
+            items = [dict(item) for item in self._todos.get(_owner(claims), [])]
         return jsonify({"user": claims.get("sub"), "todos": items})
 
     def add_todo(self) -> Response:
@@ -213,7 +224,7 @@ class TodoApi:
                 client_id=claims.get("cid"),
             )
         with self._lock:
-            items = self._todos.setdefault(claims["uid"], [])
+            items = self._todos.setdefault(_owner(claims), [])
             if len(items) >= _MAX_ITEMS_PER_USER:
                 items.pop(0)
             item = {
@@ -229,4 +240,7 @@ class TodoApi:
 
     def me(self) -> Response:
         claims = self.authorize(None)
-        return jsonify({k: claims.get(k) for k in ("sub", "uid", "cid", "scp", "iss", "aud")})
+        seen = {k: claims.get(k) for k in ("sub", "uid", "cid", "scp", "iss", "aud")}
+        if "sub_profile" in claims:
+            seen["sub_profile"] = claims["sub_profile"]
+        return jsonify(seen)

@@ -30,11 +30,13 @@ from .authorize import (
     error_redirect,
 )
 from .client_auth import authenticate_client
+from .client_credentials import SandboxClientCredentialsGrant
 from .config import AuthServer
 from .constants import (
     AUTH_METHODS,
     AUTHORIZATION_CODE,
     CLIENT_ASSERTION_ALGS,
+    CLIENT_CREDENTIALS,
     ID_JAG_GRANT_PROFILE,
     ID_JAG_TOKEN_TYPE,
     JWT_BEARER,
@@ -121,6 +123,9 @@ class SandboxServer(AuthorizationServer):
         try:
             grant = self.get_token_grant(oauth_request)
         except UnsupportedGrantTypeError:
+            if grant_type == CLIENT_CREDENTIALS and isinstance(self, OrgServer):
+                # Okta: the client credentials grant is served by custom authorization servers only.
+                raise refuse("unsupported_grant_type_client_creds_org_as", grant_type=grant_type) from None
             raise refuse(
                 "unsupported_grant_type", ", ".join(self.GRANT_TYPES), grant_type=grant_type
             ) from None
@@ -208,7 +213,7 @@ class CustomServer(SandboxServer):
     """A custom authorization server (`{org}/oauth2/{id}`): the JWT bearer grant for ID-JAGs (step 3),
     and a sign-in (authorization code + PKCE) for apps its policy allows (custom_signin.py)."""
 
-    GRANT_TYPES = (AUTHORIZATION_CODE, JWT_BEARER)
+    GRANT_TYPES = (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, JWT_BEARER)
 
     def __init__(self, sandbox: Sandbox, auth_server: AuthServer) -> None:
         super().__init__(sandbox, token_url=sandbox.server_token_url(auth_server.id))
@@ -217,6 +222,7 @@ class CustomServer(SandboxServer):
             CustomAuthorizationCodeGrant,
             [SandboxCodeChallenge(required=True), CustomOpenIDCode(sandbox, auth_server.id)],
         )
+        self.register_grant(SandboxClientCredentialsGrant)
         self.register_grant(SandboxIDJAGGrant)
 
     def validate_requested_scope(self, scope: str | None) -> None:

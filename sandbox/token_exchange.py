@@ -1,22 +1,29 @@
-"""Step 2 at the org server: RFC 8693 token exchange of an ID token for an ID-JAG.
+"""Step 2 at the org server: RFC 8693 token exchange of a subject token for an ID-JAG.
 
-- RFC 8693 §2.1 (request), §2.2.1 (response: issued_token_type, token_type N_A), §2.2.2 (errors)
-- draft-ietf-oauth-identity-assertion-authz-grant §4.3 (request, issuer's checks), §3 (the ID-JAG)
-- Okta "Set up AI agent token exchange" (resource connections; openid scopes refused; machine
-  access: "Okta accepts access tokens minted for a different client as subject tokens. This requires a
-  delegation link authorizing that client to delegate to your AI agent, and the token must target
-  your agent's resource URL.")
-- RFC 8693 §4.1 (the `act` claim: who acts for the subject, earlier actors nested)
+- RFC 8693 §2.1 (request), §2.2.1 (response: issued_token_type, token_type N_A), §2.2.2 (errors),
+  §4.1 (the `act` claim: who acts for the subject, earlier actors nested)
+- draft-ietf-oauth-identity-assertion-authz-grant-04 §4.3 (request), §4.3.3 (the IdP's processing;
+  the pending -05 rule: a subject token whose `typ` names another type is refused), §4.3.4
+  (response), §3.1 (the ID-JAG's claims)
+- Okta "Set up AI agent token exchange" (developer docs, 2026.08): resource connections; `openid`
+  scopes refused; user access ("Okta accepts only ID token subject tokens minted for the current
+  requesting client, which is the AI agent") and machine access ("Okta accepts access tokens minted for
+  a different client as subject tokens. This requires a delegation link authorizing that client to
+  delegate to your AI agent, and the token must target your agent's resource URL.")
 
 Authlib has no RFC 8693 server grant, so this one is written on Authlib's `BaseGrant` and
 `TokenEndpointMixin`. Subject tokens are handled by type through `SUBJECT_TOKEN_HANDLERS`:
 
 - an ID token the org server issued to the requesting client (Okta's user access; the default flow);
-- an access token of one of the org's custom servers, issued to another app (the origin app) for a
-  user, aimed at the requesting agent's resource URL, and covered by a delegation link from that app
-  to the agent (Okta's machine access). Its ID-JAG names the user (`sub`) and the agent
-  (`client_id`) as for an ID token, and records the chain in `act`: the agent, and the origin app
-  before it.
+- an access token of one of the org's custom servers, issued to another client, aimed at the
+  requesting agent's resource URL, and covered by a delegation link from that client to the agent
+  (Okta's machine access). Two kinds are accepted:
+  - the client's own token, from the client credentials grant (no user): Okta's documented machine
+    access. The ID-JAG names the client (`sub`, `"sub_profile": "service"`), as Okta's examples do;
+  - a token the client obtained for a signed-in user (authorization code at the custom server): the
+    kit's reading of "the origin application sends the user's token to the AI Agent". The ID-JAG
+    names the user.
+  Either way `act` records the chain: the agent (`"sub_profile": "ai_agent"`), then the client.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
 from . import events
-from .config import AuthServer, User
+from .access_tokens import AI_AGENT_PROFILE, SERVICE_PROFILE, TokenSubject
+from .config import AuthServer
 from .constants import (
     ACCESS_TOKEN_TYP,
     ACCESS_TOKEN_TYPE,
@@ -52,7 +60,7 @@ if TYPE_CHECKING:
 class Subject:
     """Who a verified subject token speaks for, how they signed in, and who handed the token on."""
 
-    user: User
+    who: TokenSubject
     claims: dict[str, Any]
     token_type: str
     #: The origin app that delegated (an access token's `cid`) and the link that allowed it.
@@ -70,7 +78,7 @@ class SubjectTokenHandler:
 
 
 class IdTokenSubject(SubjectTokenHandler):
-    """An ID token the org server issued to this very client (ID-JAG §4.3; Okta user access)."""
+    """An ID token the org server issued to this very client (ID-JAG -04 §4.3.3; Okta user access)."""
 
     token_type = ID_TOKEN_TYPE
 
@@ -84,8 +92,10 @@ class IdTokenSubject(SubjectTokenHandler):
             jwt = parse_unverified(token)
         except MalformedJWT as exc:
             raise invalid(f"not a JWT: {exc}") from None
-        # SPEC.md step 2: an access token (typ at+jwt) or an ID-JAG (typ oauth-id-jag+jwt) is
-        # not an identity assertion; an ID token carries no typ, or "JWT".
+        # draft -04 §4.3.3, the pending -05 rule: "a token ... issued for a different purpose, such as
+        # an access token, an ID-JAG, or a client assertion, MUST NOT be accepted as an Identity
+        # Assertion"; a typ naming another type (at+jwt, oauth-id-jag+jwt) is refused. An ID token
+        # carries no typ, or "JWT".
         if jwt.typ not in (None, "JWT"):
             raise invalid(f"typ is {jwt.typ!r}: not an ID token")
         org_key = sandbox.keys.org
@@ -112,7 +122,7 @@ class IdTokenSubject(SubjectTokenHandler):
             )
         if claims["iat"] > now + skew:
             raise invalid("issued in the future")
-        # ID-JAG §4.3: the subject token's audience MUST be the client making the request.
+        # draft -04 §4.3.3: the identity assertion's audience MUST be the client making the request.
         aud = claims.get("aud")
         if not (aud == client_id or (isinstance(aud, list) and client_id in aud)):
             raise invalid(f"aud is {aud!r}, not the authenticated client")
@@ -121,14 +131,14 @@ class IdTokenSubject(SubjectTokenHandler):
         user = sandbox.config.user_by_id(claims.get("sub")) if isinstance(claims.get("sub"), str) else None
         if user is None:
             raise invalid("sub is not a user of this org")
-        return Subject(user=user, claims=claims, token_type=self.token_type)
+        return Subject(who=TokenSubject.for_user(user), claims=claims, token_type=self.token_type)
 
 
 class AccessTokenSubject(SubjectTokenHandler):
-    """Okta's machine access: an origin app's access token, accepted through a delegation link.
+    """Okta's machine access: another client's access token, accepted through a delegation link.
 
-    The checks, in order, and Okta's answer to each (README, "Variant: an origin application hands
-    the user's token to the agent", says why each code was chosen):
+    The checks, in order, and Okta's answer to each (the fidelity table in docs/ says why each code
+    was chosen; Okta documents the rules, not which error answers each):
 
     1. a JWT; an access token, not an ID-JAG (`typ`)          invalid_subject_token / _type
     2. issued by a custom server of this org                   invalid_subject_token_authorization_server
@@ -140,7 +150,8 @@ class AccessTokenSubject(SubjectTokenHandler):
                                                                invalid_subject_token_authorization_server
     7. `aud` is the agent's resource URL                       invalid_subject_token_no_delegation_link
     8. a delegation link from the token's client to the agent  invalid_subject_token_client_not_registered
-    9. a user (`uid`) this org knows                           oauth_sts_user_subject_required / …
+    9. no user (`uid` absent): the client itself (a service); a `uid` must be a user of this org
+                                                               invalid_subject_token
     """
 
     token_type = ACCESS_TOKEN_TYPE
@@ -168,7 +179,7 @@ class AccessTokenSubject(SubjectTokenHandler):
             verify_signature(jwt, signing_key.public_key, [signing_key.alg])
         except SignatureInvalid as exc:
             raise invalid(f"signature: {exc}") from None
-        # Okta's access token layout (SPEC.md step 4): the client in cid, the scopes in scp.
+        # Okta's access token layout: the client in cid, the scopes in scp.
         if not isinstance(claims.get("cid"), str) or not isinstance(claims.get("scp"), list):
             raise refuse(
                 "invalid_subject_token_type", client_id=agent, detail="no cid and scp: not an access token"
@@ -216,13 +227,18 @@ class AccessTokenSubject(SubjectTokenHandler):
                 detail=f"no delegation link from {origin} to {agent}",
             )
         if user_id is None:
-            # A token of the client itself (no user): this exchange is for users only.
-            raise refuse("oauth_sts_user_subject_required", client_id=agent, subjectTokenClient=origin)
-        user = sandbox.config.user_by_id(user_id)
-        if user is None:
-            raise invalid("uid is not a user of this org", subjectTokenClient=origin)
+            # Okta's machine access: the client's own token (client credentials grant); the client
+            # is the subject, a service.
+            if claims.get("sub") != origin:
+                raise invalid("a token without uid must name its client in sub", subjectTokenClient=origin)
+            who = TokenSubject.for_service(origin)
+        else:
+            user = sandbox.config.user_by_id(user_id)
+            if user is None:
+                raise invalid("uid is not a user of this org", subjectTokenClient=origin)
+            who = TokenSubject.for_user(user)
         return Subject(
-            user=user, claims=claims, token_type=self.token_type, delegated_by=origin, link=link.name
+            who=who, claims=claims, token_type=self.token_type, delegated_by=origin, link=link.name
         )
 
     @staticmethod
@@ -272,7 +288,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         return self.server.authenticate_client(self.request, self.TOKEN_ENDPOINT_AUTH_METHODS)
 
     def validate_token_request(self) -> None:
-        """Check the request, the subject token and the org's policy (ID-JAG §4.3)."""
+        """Check the request, the subject token and the org's policy (ID-JAG -04 §4.3, §4.3.3)."""
         client = self.authenticate_token_endpoint_client()
         client_id = client.get_client_id()
         sandbox = self.sandbox
@@ -283,7 +299,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         def missing(name: str) -> Exception:
             return refuse("missing_token_request_parameter", name, client_id=client_id)
 
-        # ID-JAG §4.3: requested_token_type is REQUIRED and is the ID-JAG type.
+        # ID-JAG -04 §4.3: requested_token_type is REQUIRED and is the ID-JAG type.
         if not form.get("requested_token_type"):
             raise missing("requested_token_type")
         if form["requested_token_type"] != ID_JAG_TOKEN_TYPE:
@@ -303,7 +319,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
                 subject_token_type=form["subject_token_type"],
             )
 
-        # ID-JAG §4.3: audience is the issuer identifier of the target authorization server.
+        # ID-JAG -04 §4.3: audience is the issuer identifier of the target authorization server.
         audiences = self.request.values("audience")
         server = sandbox.server_by_issuer(audiences[0]) if len(audiences) == 1 else None
         if server is None:
@@ -317,9 +333,11 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
 
         requested = (form.get("scope") or "").split()
         if not requested:
+            # ID-JAG -04 §4.3 makes scope OPTIONAL; Okta's docs do not say what it answers without
+            # one. The kit's choice: Okta's catalog entry for a request with no scope.
             raise refuse("missing_scopes", client_id=client_id)
         if any(s in OIDC_SCOPES for s in requested):
-            # SPEC.md step 2: Okta rejects openid, profile, email in a token exchange.
+            # Okta (openid_not_allowed_token_exchange): no OpenID scopes in a token exchange.
             raise refuse("openid_not_allowed_token_exchange", client_id=client_id)
         if any(s not in server.scopes for s in requested):
             raise refuse("no_matching_scope", client_id=client_id, scope=" ".join(requested))
@@ -328,7 +346,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         granted = self._granted_scopes(client, server, requested, subject)
 
         self.request.client = client
-        self.request.user = subject.user
+        self.request.user = subject.who.user
         self.request.scope = " ".join(granted)
         self._target = server
         self._subject = subject
@@ -342,45 +360,57 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         connections = self.sandbox.config.connections_for(client_id, server.id)
         if not connections:
             # No resource connection from this client to that server: a target the org will not serve.
-            raise refuse("invalid_target", client_id=client_id, user_id=subject.user.id, audience=server.id)
+            raise refuse("invalid_target", client_id=client_id, user_id=subject.who.id, audience=server.id)
         allowed = {s for c in connections for s in c.scopes}
         granted = [s for s in requested if s in allowed]
         if not granted:
-            raise refuse("illegal_scope", " ".join(requested), client_id=client_id, user_id=subject.user.id)
+            raise refuse("illegal_scope", " ".join(requested), client_id=client_id, user_id=subject.who.id)
         return granted
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        """Issue the ID-JAG (ID-JAG §3) in an RFC 8693 §2.2.1 response."""
+        """Issue the ID-JAG (draft -04 §3.1) in an RFC 8693 §2.2.1 response."""
         sandbox = self.sandbox
         lifetime = sandbox.config.lifetimes.id_jag
         now = int(time.time())
         subject = self._subject
+        who = subject.who
         claims: dict[str, Any] = {
             "iss": sandbox.issuer,
-            "sub": subject.user.id,
+            "sub": who.id,
             "aud": sandbox.server_issuer(self._target.id),
-            "client_id": self.request.client.get_client_id(),  # at Okta, the same id at the target
+            # draft -04 §3.1: client_id is REQUIRED (the client's id at the target; at Okta the same id).
+            # Okta's machine-access examples show no client_id; the kit follows the draft.
+            "client_id": self.request.client.get_client_id(),
             "jti": secrets.token_urlsafe(32),
             "iat": now,
             "exp": now + lifetime,
             "scope": self.request.scope,
         }
+        if who.is_service:
+            # Okta's machine-access examples: a client acting for itself is `"sub_profile": "service"`.
+            claims["sub_profile"] = SERVICE_PROFILE
         if self._resource:
             claims["resource"] = self._resource
-        for name in ("auth_time", "amr"):
-            if name in subject.claims:
-                claims[name] = subject.claims[name]
+        if not who.is_service:
+            # draft -04 §3.1: auth_time and amr describe how the user signed in (none for a service).
+            for name in ("auth_time", "amr"):
+                if name in subject.claims:
+                    claims[name] = subject.claims[name]
+        # Okta release 2026.05.2: the ID-JAG carries `email` when the sign-in asked for the email
+        # scope (the ID token then has it); draft -04 §3.1 RECOMMENDS `email` and/or `aud_sub`.
+        if subject.token_type == ID_TOKEN_TYPE and isinstance(subject.claims.get("email"), str):
+            claims["email"] = subject.claims["email"]
         facts: dict[str, Any] = {}
         if subject.delegated_by is not None:
-            # RFC 8693 §4.1: act names the party acting for the subject, earlier actors nested.
-            # Okta documents "sub_profile": "ai_agent" for an agent; the origin app gets no profile.
+            # RFC 8693 §4.1: act names the party acting for the subject, earlier actors nested. Okta's
+            # examples: the agent is `"sub_profile": "ai_agent"`, the initiating client `"service"`.
             claims["act"] = {
                 "sub": claims["client_id"],
-                "sub_profile": "ai_agent",
-                "act": {"sub": subject.delegated_by},
+                "sub_profile": AI_AGENT_PROFILE,
+                "act": {"sub": subject.delegated_by, "sub_profile": SERVICE_PROFILE},
             }
             facts = {"delegatedBy": subject.delegated_by, "delegationLink": subject.link}
-        # ID-JAG §3: the header typ MUST be oauth-id-jag+jwt.
+        # draft -04 §3.1: the header typ MUST be oauth-id-jag+jwt.
         id_jag = sandbox.keys.org.sign(claims, typ=ID_JAG_TYP)
         body = {
             "issued_token_type": ID_JAG_TOKEN_TYPE,
@@ -392,7 +422,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         events.record_success(
             events.ID_JAG_GRANT,
             client_id=claims["client_id"],
-            user_id=subject.user.id,
+            user_id=who.user.id if who.user is not None else None,
             issued=events.IssuedToken("id_jag", claims["jti"], claims["exp"], claims["aud"], claims["scope"]),
             grantedScopes=self.request.scope,
             **facts,

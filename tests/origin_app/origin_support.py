@@ -180,6 +180,23 @@ class Client:
             url, data={k: v for k, v in data.items() if v is not None}, auth=auth, timeout=10
         )
 
+    def client_credentials(
+        self,
+        *,
+        client: tuple[str, str] = (ORIGIN, ORIGIN_SECRET),
+        server: str = "default",
+        **form: Any,
+    ) -> requests.Response:
+        """A client's own token (RFC 6749 §4.4), with HTTP Basic; `resource` = the agent's unless given."""
+        data = {"grant_type": "client_credentials", "scope": "todo.read", "resource": self.resource}
+        data.update(form)
+        return requests.post(
+            f"{self.issuer(server)}/v1/token",
+            data={k: v for k, v in data.items() if v is not None},
+            auth=client,
+            timeout=10,
+        )
+
     def tokens(self, client_id: str = ORIGIN, **overrides: Any) -> dict[str, Any]:
         """A fresh sign-in's tokens at the custom server (for the agent's resource unless overridden)."""
         answer = self.redeem_code(self.sign_in(client_id, **overrides), client_id=client_id)

@@ -192,6 +192,48 @@ def test_resource_is_carried_into_the_id_jag_and_must_match_at_the_target(
     assert redeemed.status_code == 200, redeemed.text
 
 
+@pytest.mark.parametrize(
+    "repeat_resource", [True, False], ids=["resource sent again", "resource in the id-jag only"]
+)
+def test_the_access_token_is_for_the_resource_the_id_jag_names(
+    sb: RunningSandbox, signer: Signer, repeat_resource: bool
+) -> None:
+    # Okta ("Exchange ID-JAG for access token"): with `resource`, aud is that resource URL; MCP EMA §5.1:
+    # the token is audience-restricted to the resource the ID-JAG names.
+    tokens = code_for_tokens(sb.url, signer, sign_in(sb.url)).json()
+    resource = sb.url + "/todo-api"
+    id_jag = token_exchange(sb.url, signer, tokens["id_token"], resource=resource).json()["access_token"]
+    redeemed = jwt_bearer(sb.url, signer, id_jag, resource=resource if repeat_resource else None)
+    assert redeemed.status_code == 200, redeemed.text
+    assert decode_unverified(redeemed.json()["access_token"])[1]["aud"] == resource
+    me = requests.get(sb.url + "/todo-api/me", headers=bearer(redeemed.json()["access_token"]), timeout=5)
+    assert me.status_code == 200 and me.json()["aud"] == resource
+
+
+def test_without_a_resource_the_access_token_is_for_the_servers_audience(
+    sb: RunningSandbox, signer: Signer
+) -> None:
+    tokens = full_flow(sb.url, signer, scope="todo.read")
+    assert decode_unverified(tokens.access_token)[1]["aud"] == "api://default"
+    me = requests.get(sb.url + "/todo-api/me", headers=bearer(tokens.access_token), timeout=5)
+    assert me.status_code == 200 and me.json()["aud"] == "api://default"
+
+
+@pytest.mark.parametrize(
+    ("sign_in_scope", "email"),
+    [("openid profile email", "alice@example.com"), ("openid profile", None)],
+    ids=["email scope at sign-in", "no email scope"],
+)
+def test_the_id_jag_carries_email_when_the_sign_in_asked_for_it(
+    sb: RunningSandbox, signer: Signer, sign_in_scope: str, email: str | None
+) -> None:
+    # Okta release 2026.05.2 ("Email claim included in ID-JAG tokens"); ID-JAG -04 §3.1 RECOMMENDS email.
+    tokens = code_for_tokens(sb.url, signer, sign_in(sb.url, scope=sign_in_scope)).json()
+    answer = token_exchange(sb.url, signer, tokens["id_token"])
+    assert answer.status_code == 200, answer.text
+    assert decode_unverified(answer.json()["access_token"])[1].get("email") == email
+
+
 def test_an_access_token_with_read_scope_only_reads(sb: RunningSandbox, signer: Signer) -> None:
     tokens = full_flow(sb.url, signer, scope="todo.read")
     assert (

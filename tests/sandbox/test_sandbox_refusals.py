@@ -468,13 +468,12 @@ CASES = [
         "[authorization_code, urn:ietf:params:oauth:grant-type:token-exchange]",
     ),
     Case(
-        "client credentials grant is not supported by the org server",
+        "client credentials grant is served by custom servers only, not the org server",
         lambda c: c.token({"grant_type": "client_credentials"}),
         400,
         "unsupported_grant_type",
-        "unsupported_grant_type",
-        "The authorization grant type is not supported by the authorization server. Configured grant types: "
-        "[authorization_code, urn:ietf:params:oauth:grant-type:token-exchange].",
+        "unsupported_grant_type_client_creds_org_as",
+        "'client_credentials' grant type can only be used with a custom authorization server.",
     ),
     Case(
         "jwt bearer grant is not served by the org server",
@@ -492,7 +491,8 @@ CASES = [
         "unsupported_grant_type",
         "unsupported_grant_type",
         "The authorization grant type is not supported by the authorization server. "
-        "Configured grant types: [authorization_code, urn:ietf:params:oauth:grant-type:jwt-bearer].",
+        "Configured grant types: [authorization_code, client_credentials, "
+        "urn:ietf:params:oauth:grant-type:jwt-bearer].",
     ),
     Case(
         "a repeated grant type is refused",
