@@ -6,7 +6,7 @@
 - Okta's `X-Okta-Request-Id` response header: each event's `transaction.id` is the id of the request
   it answers, so a client finds the server's side of any request it made.
 
-DESIGN.md "The sandbox": error bodies are short and exact; this log says why. A refusal is recorded
+Error bodies are short and exact; this log says why. A refusal is recorded
 by `errors.refuse` (outcome FAILURE, `reason` = Okta's internal error code); a grant issued by the
 grant modules through `record_success`. Each sandbox instance keeps its own bounded, thread-safe log;
 the functions here find the instance serving the current request through Flask's `current_app`.
@@ -15,22 +15,27 @@ What an event never holds: a secret, a password, a whole token or assertion. Tok
 their `jti` or a short fingerprint (`fingerprint`), and every value is scrubbed of anything that
 looks like a JWT before it is stored.
 
-Event types (Okta-like names; `EVENT_TYPES` below is the documented list):
+Event types. Those in Okta's event-type catalog (release 2026.08.1; the entries used are copied to
+`data/okta-event-types.json`) keep Okta's names. Okta's catalog defines them by what succeeds ("ID-JAG
+granted ... when an app successfully completes an OAuth token exchange"); which type Okta writes when it
+refuses the same request is not documented. The sandbox writes the same type with outcome FAILURE (the
+kit's choice). Where Okta has no type for a decision the sandbox logs, the name starts with `sandbox.`
+so that nobody filters a real org's log for it:
 
-    user.session.start                        the sign-in form: a user signed in, or not
-    app.oauth2.authorize.code                 /authorize: a code issued, or the request refused
-    app.oauth2.token.grant.id_token           org /token, authorization code: ID token issued or refused
-    app.oauth2.token.grant.id_jag             org /token, token exchange: ID-JAG issued or refused
-    app.oauth2.as.token.grant.access_token    custom /token, JWT bearer: access token issued or refused
-    app.oauth2.as.authorize.code              custom /authorize: a code issued, or the request refused
-    app.oauth2.as.token.grant.id_token        custom /token, authorization code: tokens issued or refused
-    app.oauth2.token.client_authentication    org /token: the client could not be authenticated
-    app.oauth2.as.token.client_authentication custom /token: the client could not be authenticated
-    app.oauth2.token.grant                    org /token refused before a grant was known
-    app.oauth2.as.token.grant                 custom /token refused before a grant was known
-    app.oauth2.userinfo.read                  /userinfo refused
-    resource.api.access                       the demo API: a call allowed or refused
-    system.http.request                       anything else refused (unknown path, method, size)
+    user.session.start                          the sign-in form: a user signed in, or not
+    app.oauth2.authorize.code                   /authorize: a code issued, or the request refused
+    app.oauth2.token.grant.id_token             org /token, authorization code: ID token issued or refused
+    app.oauth2.token.grant.id_jag               org /token, token exchange: ID-JAG issued or refused
+    app.oauth2.as.token.grant.access_token      custom /token, JWT bearer or client credentials
+    app.oauth2.as.authorize.code                custom /authorize: a code issued, or the request refused
+    app.oauth2.as.token.grant.id_token          custom /token, authorization code: tokens issued or refused
+    app.oauth2.token.grant                      org /token refused before a grant was known
+    app.oauth2.as.token.grant                   custom /token refused before a grant was known
+    sandbox.oauth2.token.client_authentication  org /token: the client could not be authenticated
+    sandbox.oauth2.as.token.client_authentication  custom /token: the same
+    sandbox.oauth2.userinfo.read                /userinfo refused
+    sandbox.api.access                          the demo API: a call allowed or refused
+    sandbox.http.request                        anything else refused (unknown path, method, size)
 """
 
 from __future__ import annotations
@@ -67,13 +72,15 @@ ACCESS_TOKEN_GRANT = "app.oauth2.as.token.grant.access_token"
 #: A custom server's sign-in (Okta's machine access: the origin app signs the user in there).
 AS_AUTHORIZE_CODE = "app.oauth2.as.authorize.code"
 AS_CODE_GRANT = "app.oauth2.as.token.grant.id_token"
-ORG_CLIENT_AUTH = "app.oauth2.token.client_authentication"
-CUSTOM_CLIENT_AUTH = "app.oauth2.as.token.client_authentication"
 ORG_TOKEN_REQUEST = "app.oauth2.token.grant"
 CUSTOM_TOKEN_REQUEST = "app.oauth2.as.token.grant"
-USERINFO = "app.oauth2.userinfo.read"
-API_ACCESS = "resource.api.access"
-HTTP_REQUEST = "system.http.request"
+#: The prefix of the sandbox's own event types: decisions Okta's catalog has no type for.
+SANDBOX_PREFIX = "sandbox."
+ORG_CLIENT_AUTH = SANDBOX_PREFIX + "oauth2.token.client_authentication"
+CUSTOM_CLIENT_AUTH = SANDBOX_PREFIX + "oauth2.as.token.client_authentication"
+USERINFO = SANDBOX_PREFIX + "oauth2.userinfo.read"
+API_ACCESS = SANDBOX_PREFIX + "api.access"
+HTTP_REQUEST = SANDBOX_PREFIX + "http.request"
 
 #: eventType -> (displayMessage, what it records). The README's troubleshooting section lists these.
 EVENT_TYPES: dict[str, tuple[str, str]] = {
@@ -91,8 +98,9 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
         "org /oauth2/v1/token, RFC 8693 token exchange: ID-JAG issued or refused",
     ),
     ACCESS_TOKEN_GRANT: (
-        "OAuth2 access token request (JWT bearer grant with an ID-JAG)",
-        "custom /oauth2/{id}/v1/token, RFC 7523 JWT bearer: access token issued or refused",
+        "OAuth2 access token request (JWT bearer grant with an ID-JAG, or client credentials)",
+        "custom /oauth2/{id}/v1/token, JWT bearer (RFC 7523) or client credentials: access token issued "
+        "or refused",
     ),
     AS_AUTHORIZE_CODE: (
         "OAuth2 authorization code request (custom authorization server)",

@@ -96,7 +96,7 @@ def test_a_refusal_is_an_okta_log_event_with_the_catalogs_reason(kit, lab):
     answer = requests.post(url, data=form, timeout=10)
     assert answer.status_code == 401
     (event,) = events_of(lab, answer.headers["X-Okta-Request-Id"])
-    assert event["eventType"] == "app.oauth2.token.client_authentication"
+    assert event["eventType"] == "sandbox.oauth2.token.client_authentication"
     assert event["outcome"] == {"result": "FAILURE", "reason": "client_assertion_invalid_audience"}
     assert event["severity"] == "WARN"
     assert event["displayMessage"] == "OAuth2 client authentication"
@@ -138,7 +138,7 @@ SUCCESS_EVENTS = {
     "app.oauth2.token.grant.id_token",  # the code for tokens
     "app.oauth2.token.grant.id_jag",  # the token exchange
     "app.oauth2.as.token.grant.access_token",  # the JWT bearer grant
-    "resource.api.access",  # the API call
+    "sandbox.api.access",  # the API call
 }
 
 
@@ -259,21 +259,21 @@ def test_filtering_by_time_keeps_the_events_between_since_and_until(lab):
     time.sleep(0.01)
     after = time.time()
     window = logs(
-        lab, since=iso(before), until=iso(after), filter='eventType eq "system.http.request"'
+        lab, since=iso(before), until=iso(after), filter='eventType eq "sandbox.http.request"'
     ).json()
     assert [e["transaction"]["id"] for e in window] == [first, second]
     early = logs(
-        lab, since=iso(before), until=iso(middle), filter='eventType eq "system.http.request"'
+        lab, since=iso(before), until=iso(middle), filter='eventType eq "sandbox.http.request"'
     ).json()
     assert [e["transaction"]["id"] for e in early] == [first]
-    late = logs(lab, since=iso(middle), filter='eventType eq "system.http.request"').json()
+    late = logs(lab, since=iso(middle), filter='eventType eq "sandbox.http.request"').json()
     assert [e["transaction"]["id"] for e in late] == [second]
 
 
 def test_events_come_oldest_first_unless_descending_and_limit_pages_with_a_next_link(lab):
     start = time.time()
     ids = [requests.get(f"{lab.url}/todo-api/me", timeout=10).headers["X-Okta-Request-Id"] for _ in range(3)]
-    query = {"since": iso(start - 0.01), "filter": 'eventType eq "resource.api.access"'}
+    query = {"since": iso(start - 0.01), "filter": 'eventType eq "sandbox.api.access"'}
     ascending = [e["transaction"]["id"] for e in logs(lab, **query).json()]
     assert ascending == ids
     descending = [e["transaction"]["id"] for e in logs(lab, sortOrder="DESCENDING", **query).json()]
@@ -288,15 +288,15 @@ def test_events_come_oldest_first_unless_descending_and_limit_pages_with_a_next_
 @pytest.mark.parametrize(
     ("expression", "matches"),
     [
-        ('eventType eq "resource.api.access"', True),
-        ('eventType eq "resource.api.access" and outcome.result eq "FAILURE"', True),
-        ('eventType eq "resource.api.access" and outcome.result eq "SUCCESS"', False),
+        ('eventType eq "sandbox.api.access"', True),
+        ('eventType eq "sandbox.api.access" and outcome.result eq "FAILURE"', True),
+        ('eventType eq "sandbox.api.access" and outcome.result eq "SUCCESS"', False),
         ('eventType eq "nothing" or outcome.reason eq "invalid_token"', True),
-        ('(eventType sw "resource." or eventType eq "x") and not (outcome.result eq "SUCCESS")', True),
+        ('(eventType sw "sandbox." or eventType eq "x") and not (outcome.result eq "SUCCESS")', True),
         ('displayMessage co "API"', True),
         ('debugContext.debugData.requestUri eq "/todo-api/todos"', True),
         ("target.id pr", False),
-        ('EVENTTYPE eq "resource.api.access"', False),
+        ('EVENTTYPE eq "sandbox.api.access"', False),
     ],
 )
 def test_filter_expressions_follow_the_scim_like_syntax(lab, expression, matches):

@@ -185,5 +185,21 @@ def test_the_readme_lists_every_event_type_the_sandbox_records_as_it_describes_i
 
     section = (ROOT / "README.md").read_text().split("<!-- troubleshooting:start -->")[1]
     section = section.split("<!-- troubleshooting:end -->")[0]
-    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| ([^|]+) \| ([^|]+) \|$", section, re.M)
-    assert {name: (shown.strip(), when.strip()) for name, shown, when in rows} == EVENT_TYPES
+    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", section, re.M)
+    assert {name: (shown.strip(), when.strip()) for name, _, shown, when in rows} == EVENT_TYPES
+    catalog = json.loads((ROOT / "sandbox/data/okta-event-types.json").read_text())
+    okta = {e["id"] for e in catalog["eventTypes"]}
+    for name, in_catalog, _, _ in rows:
+        assert in_catalog.strip() == ("yes" if name in okta else "no: the sandbox's own"), name
+
+
+def test_every_event_type_is_okta_s_or_plainly_the_sandbox_s_own():
+    # Okta's event-type catalog, release 2026.08.1 (the subset this flow meets, copied to sandbox/data).
+    from sandbox.events import EVENT_TYPES, SANDBOX_PREFIX
+
+    catalog = json.loads((ROOT / "sandbox/data/okta-event-types.json").read_text())
+    assert catalog["release"] == "2026.08.1"
+    okta = {e["id"] for e in catalog["eventTypes"]}
+    own = sorted(name for name in EVENT_TYPES if name not in okta)
+    assert own and all(name.startswith(SANDBOX_PREFIX) for name in own), own
+    assert not [name for name in EVENT_TYPES if name.startswith(SANDBOX_PREFIX) and name in okta]
