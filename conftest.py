@@ -1,6 +1,6 @@
 """Session set-up shared by every test, and the harness that runs the notebooks under nbval.
 
-nbval never runs fixtures for notebook cells (SPEC.md "Python library traps"), and its kernels inherit
+nbval never runs fixtures for notebook cells (nbval 0.11, measured), and its kernels inherit
 `os.environ` when they start. So the first notebook cell to run starts a throwaway sandbox on an
 ephemeral port and points the kit at it through environment variables (a temporary `.env`, key pair,
 state folder, headless mode; never the person's own files or sandbox). Those variables are set only

@@ -2,7 +2,7 @@
 
 The helpers' `ClientAssertionSigner.assertion_for(url)` builds fresh claims (uuid4 `jti`, times) and
 signs them; the floor is `jose.jwt.encode` of equal claims with a `jwk.construct`-ed key object, made
-once. A third row shows the trap SPEC.md warns about: signing from the PEM text each time.
+once. A third row shows the python-jose trap: signing from the PEM text each time.
 
     python -m bench assertion [--count 500]
 """

@@ -1,6 +1,6 @@
 """The kit's client side: configuration, keys, signing, HTTP with logs, and each phase of the flow.
 
-Notebooks import from here; nothing here imports `sandbox` (DESIGN.md: the two meet only over HTTP).
+Notebooks import from here; nothing here imports `sandbox` (the two meet only over HTTP).
 Names are loaded on first use (PEP 562), so `import helpers.keys` stays light.
 
     from helpers import Kit, load_settings, ConfigForm, TokenCard, signin, token_exchange, jwt_bearer, api

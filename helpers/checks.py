@@ -1,8 +1,9 @@
 """A checklist: one row per rule a token or response must meet, with both values and the spec.
 
 Each row says what was checked, what was expected, what was received, pass or fail, and where the
-rule comes from (e.g. "OIDC Core §3.1.3.7"). `Checklist.raise_if_failed()` turns the first failed
-row into a TokenValidationError naming both values.
+rule comes from (e.g. "OIDC Core §3.1.3.7"). A row for a SHOULD (RFC 2119) is not required: when it
+is not met it shows as a warning and does not fail the list. `Checklist.raise_if_failed()` turns the
+first failed required row into a TokenValidationError naming both values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .formatting import html_table, plain_value
 
 PASS = "pass"
 FAIL = "FAIL"
+#: A SHOULD that was not met: shown, never fatal.
+WARN = "warn"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,15 @@ class Check:
     received: str
     passed: bool
     reference: str = ""
+    #: False for a SHOULD: an unmet row is a warning, not a failure.
+    required: bool = True
 
     @property
     def result(self) -> str:
-        """`pass` or `FAIL`."""
-        return PASS if self.passed else FAIL
+        """`pass`, `FAIL`, or `warn` (an unmet SHOULD)."""
+        if self.passed:
+            return PASS
+        return FAIL if self.required else WARN
 
 
 @dataclass
@@ -42,9 +49,18 @@ class Checklist:
     title: str
     checks: list[Check] = field(default_factory=list)
 
-    def add(self, name: str, expected: Any, received: Any, passed: bool, reference: str = "") -> bool:
-        """Append a row; values are turned into stable text. Returns `passed`."""
-        self.checks.append(Check(name, _text(expected), _text(received), bool(passed), reference))
+    def add(
+        self,
+        name: str,
+        expected: Any,
+        received: Any,
+        passed: bool,
+        reference: str = "",
+        *,
+        required: bool = True,
+    ) -> bool:
+        """Append a row (`required=False` for a SHOULD); values become stable text. Returns `passed`."""
+        self.checks.append(Check(name, _text(expected), _text(received), bool(passed), reference, required))
         return bool(passed)
 
     def equal(self, name: str, expected: Any, received: Any, reference: str = "") -> bool:
@@ -130,13 +146,18 @@ class Checklist:
 
     @property
     def ok(self) -> bool:
-        """True when every check passed (and there is at least one)."""
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        """True when every required check passed (and there is at least one check)."""
+        return bool(self.checks) and not self.failed
 
     @property
     def failed(self) -> list[Check]:
-        """The rows that failed, in order."""
-        return [c for c in self.checks if not c.passed]
+        """The required rows that failed, in order."""
+        return [c for c in self.checks if not c.passed and c.required]
+
+    @property
+    def warnings(self) -> list[Check]:
+        """The SHOULD rows that were not met, in order."""
+        return [c for c in self.checks if not c.passed and not c.required]
 
     def __getitem__(self, name: str) -> Check:
         for check in self.checks:
@@ -152,21 +173,22 @@ class Checklist:
 
     def raise_if_failed(self) -> Checklist:
         """Raise TokenValidationError naming the first failed check and both values; else return self."""
-        for check in self.checks:
-            if not check.passed:
-                raise TokenValidationError(
-                    f'{self.title}: {check.name} is "{check.received}", expected "{check.expected}"'
-                    + (f" ({check.reference})" if check.reference else ""),
-                    check=check.name,
-                    expected=check.expected,
-                    received=check.received,
-                )
+        for check in self.failed:
+            raise TokenValidationError(
+                f'{self.title}: {check.name} is "{check.received}", expected "{check.expected}"'
+                + (f" ({check.reference})" if check.reference else ""),
+                check=check.name,
+                expected=check.expected,
+                received=check.received,
+            )
         return self
 
     def summary(self) -> str:
-        """One line: `ID token checks: 9 of 9 passed`."""
+        """One line: `ID token checks: 9 of 9 passed` (and `, 1 warning` when a SHOULD was not met)."""
         passed = sum(c.passed for c in self.checks)
-        return f"{self.title}: {passed} of {len(self.checks)} passed"
+        warned = len(self.warnings)
+        extra = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+        return f"{self.title}: {passed} of {len(self.checks)} passed{extra}"
 
     def _rows(self) -> list[list[str]]:
         return [[c.result, c.name, c.expected, c.received, c.reference] for c in self.checks]
@@ -189,7 +211,7 @@ class Checklist:
         from html import escape
 
         rows = self._rows()
-        marks = {PASS: "✓ pass", FAIL: "✗ FAIL"}  # glyphs every common font has (no emoji font needed)
+        marks = {PASS: "✓ pass", FAIL: "✗ FAIL", WARN: "! warn"}  # glyphs every common font has
         for row in rows:
             row[0] = marks[row[0]]
         return f"<p><b>{escape(self.summary())}</b></p>" + html_table(

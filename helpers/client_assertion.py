@@ -4,7 +4,7 @@
 - OpenID Connect Core §9 (private_key_jwt)
 - Okta "Build a self-signed JWT": `aud` is the exact URL of the endpoint invoked, `exp` at most 1 h.
 
-The python-jose key object is built once per signer (SPEC.md: parsing an RSA key costs ~30 ms),
+The python-jose key object is built once per signer (parsing an RSA key costs ~30 ms: bench/assertion.py),
 and every assertion gets its own claims dict, `jti` and `aud`.
 """
 
@@ -54,7 +54,7 @@ class ClientAssertionSigner:
         self.key = key
         self.lifetime = lifetime
         self.typ = typ
-        # SPEC.md "Python library traps": build the jose key once, never per signature.
+        # python-jose re-parses a PEM on every call (bench/assertion.py): build the key once.
         self._jose_key = jwk.construct(key.private_key, key.alg)
 
     def __repr__(self) -> str:

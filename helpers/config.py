@@ -1,7 +1,8 @@
 """The kit's settings: read from `.env` (never overriding the environment), checked, saved back.
 
 - python-dotenv reads the file; `${OKTA_ORG_URL}` in a value is filled from the environment first.
-- SPEC.md "The flow, with Okta's endpoints" gives the URL layout the derived properties follow.
+- Okta's URL layout (developer.okta.com "Authorization servers"): org server `{org}/oauth2/v1/...`,
+  custom server `{org}/oauth2/{authServerId}/v1/...`; the derived properties follow it.
 
 Three locations, each overridable by an environment variable so tests and exports never touch a
 person's files: `KIT_HOME` (project root), `KIT_ENV_FILE` (default `<home>/.env`) and `KIT_STATE_DIR`
@@ -143,7 +144,7 @@ def _split_scopes(value: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """One immutable view of the configuration; derived URLs follow Okta's layout (SPEC.md)."""
+    """One immutable view of the configuration; derived URLs follow Okta's layout."""
 
     org_url: str
     auth_server_id: str
@@ -422,7 +423,7 @@ def _problems(s: Settings) -> list[str]:
             _problem(
                 "AGENT_SCOPES",
                 s.agent_scope,
-                f"custom scopes only, without {' '.join(oidc)} (SPEC.md step 2)",
+                f"custom scopes only, without {' '.join(oidc)} (Okta: openid_not_allowed_token_exchange)",
             )
         )
     if s.audience_setting:

@@ -1,11 +1,18 @@
 """Names the flow uses on the wire: grant types, token types, assertion types, and Okta's limits.
 
 - RFC 8693 §3 (token type identifiers), RFC 7523 §2.1-2.2 (JWT bearer grant, client assertions)
-- draft-ietf-oauth-identity-assertion-authz-grant §3-§4 (the ID-JAG token type, `typ` and grant profile)
+- draft-ietf-oauth-identity-assertion-authz-grant-04 (May 2026; the latest published revision, and the one
+  MCP Enterprise-Managed Authorization cites): §3.1 (the ID-JAG, `typ`), §4.3-§4.4 (the two grants),
+  §7.1-§7.2 (metadata), §10.2 (the token type and grant profile URNs). The editor's copy adds one pending
+  -05 rule (§4.3.3: the IdP must confirm the subject token is of the type indicated); the kit marks it so.
 - Okta: "Build a self-signed JWT" (assertion lifetime), "Set up AI agent token exchange" (ID-JAG lifetime)
 """
 
 from __future__ import annotations
+
+#: The ID-JAG draft revision the kit follows, and where to read it.
+ID_JAG_DRAFT = "draft-ietf-oauth-identity-assertion-authz-grant-04"
+ID_JAG_DRAFT_URL = "https://datatracker.ietf.org/doc/html/" + ID_JAG_DRAFT
 
 # --- Grant types (the `grant_type` form field) --------------------------------------------------
 GRANT_AUTHORIZATION_CODE = "authorization_code"
@@ -19,7 +26,7 @@ TOKEN_TYPE_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 TOKEN_TYPE_ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 TOKEN_TYPE_REFRESH_TOKEN = "urn:ietf:params:oauth:token-type:refresh_token"
 TOKEN_TYPE_SAML2 = "urn:ietf:params:oauth:token-type:saml2"
-#: ID-JAG §3: the token type of an Identity Assertion JWT Authorization Grant.
+#: ID-JAG -04 §10.2: the token type of an Identity Assertion JWT Authorization Grant.
 TOKEN_TYPE_ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
 
 #: Subject token types the kit lets a reader choose (the draft lists id_token, saml2, refresh_token;
@@ -35,9 +42,9 @@ SUBJECT_TOKEN_TYPES = (
 CLIENT_ASSERTION_TYPE_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # --- The ID-JAG profile -----------------------------------------------------------------------------
-#: ID-JAG §3: the JWT header `typ` of an ID-JAG.
+#: ID-JAG -04 §3.1: the JWT header `typ` of an ID-JAG.
 ID_JAG_JWT_TYP = "oauth-id-jag+jwt"
-#: ID-JAG §5: the grant profile a target server lists in `authorization_grant_profiles_supported`.
+#: ID-JAG -04 §7.2: the grant profile a target server lists in `authorization_grant_profiles_supported`.
 GRANT_PROFILE_ID_JAG = "urn:ietf:params:oauth:grant-profile:id-jag"
 #: RFC 9068 §2.1: the JWT header `typ` of a JWT access token.
 ACCESS_TOKEN_JWT_TYP = "at+jwt"

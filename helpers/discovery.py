@@ -5,9 +5,10 @@
 - OpenID Connect Discovery 1.0 §4 (`{issuer}/.well-known/openid-configuration`)
 - RFC 7517 §5 (JWK Set)
 
-URL forms (SPEC.md): org `{org}/.well-known/openid-configuration`; custom server
-`{issuer}/.well-known/oauth-authorization-server` (Okta's form), or the RFC 8414 form
-`{org}/.well-known/oauth-authorization-server/oauth2/{id}`.
+URL forms (Okta's layout): org `{org}/.well-known/openid-configuration`; custom server
+`{issuer}/.well-known/oauth-authorization-server` (Okta's legacy form), or the RFC 8414 §3.1 form
+`{org}/.well-known/oauth-authorization-server/oauth2/{id}` (served by Okta since release 2026.06,
+bug fix OKTA-998096).
 """
 
 from __future__ import annotations

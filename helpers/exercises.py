@@ -1,8 +1,8 @@
 """Checks for the notebooks' "your turn" cells: right, or precisely what is wrong and what is expected.
 
 - 01: the form that exchanges the code for tokens (RFC 6749 §4.1.3, RFC 7636 §4.5)
-- 02: the token exchange form (RFC 8693 §2.1, ID-JAG §4.3, Okta's rules)
-- 03: the JWT bearer form (RFC 7523 §2.1, ID-JAG §4.4, Okta: no `scope`)
+- 02: the token exchange form (RFC 8693 §2.1, ID-JAG -04 §4.3, Okta's rules)
+- 03: the JWT bearer form (RFC 7523 §2.1, ID-JAG -04 §4.4, Okta: no `scope`)
 - 04: the `Authorization` header of the API call (RFC 6750 §2.1)
 
 A check never raises and never prints a traceback: it returns `Feedback`, whose text says "Right"
@@ -252,7 +252,7 @@ def check_code_exchange_form(form: Any, *, request: Any, callback: Any) -> Feedb
 
 
 def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Feedback:
-    """Check the reader's token exchange form (RFC 8693 §2.1, ID-JAG §4.3, Okta)."""
+    """Check the reader's token exchange form (RFC 8693 §2.1, ID-JAG -04 §4.3, Okta)."""
     title = "Token exchange form"
     audience = settings.audience
 
@@ -270,13 +270,13 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
             },
             "RFC 8693 §2.1",
         )
-        present, requested = f.value("requested_token_type", f'"{TOKEN_TYPE_ID_JAG}" (ID-JAG §4.3)')
+        present, requested = f.value("requested_token_type", f'"{TOKEN_TYPE_ID_JAG}" (ID-JAG -04 §4.3)')
         if present and requested != TOKEN_TYPE_ID_JAG:
             hint = "you want an ID-JAG, not an access token" if requested == TOKEN_TYPE_ACCESS_TOKEN else ""
             f.wrong(
                 "requested_token_type",
                 requested,
-                (hint + "; " if hint else "") + f'expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG §4.3: REQUIRED)',
+                (hint + "; " if hint else "") + f'expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG -04 §4.3: REQUIRED)',
             )
         present, aud = f.value("audience", f'the target server\'s issuer "{audience}"')
         if present and aud != audience:
@@ -294,7 +294,7 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
                 )
             else:
                 why = "it is not the target server's issuer"
-            f.wrong("audience", aud, f'{why}: expected "{audience}" (ID-JAG §4.3, RFC 8693 §2.1)')
+            f.wrong("audience", aud, f'{why}: expected "{audience}" (ID-JAG -04 §4.3, RFC 8693 §2.1)')
         present, scope = f.value("scope", 'the target server\'s custom scopes, e.g. "todo.read"')
         if present:
             oidc = [s for s in scope.split() if s in OIDC_SCOPES]
@@ -351,7 +351,7 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
 
 
 def check_jwt_bearer_form(form: Any, *, id_jag: str) -> Feedback:
-    """Check the reader's JWT bearer form (RFC 7523 §2.1, ID-JAG §4.4, Okta: no `scope`)."""
+    """Check the reader's JWT bearer form (RFC 7523 §2.1, ID-JAG -04 §4.4, Okta: no `scope`)."""
     title = "JWT bearer form"
 
     def check() -> Feedback:

@@ -1,10 +1,11 @@
 """Phase 2, step 3: redeem the ID-JAG for an access token at the custom authorization server.
 
 - RFC 7523 §2.1 (the JWT bearer grant: `grant_type`, `assertion`)
-- draft-ietf-oauth-identity-assertion-authz-grant §4.4 (the ID-JAG as the assertion)
+- draft-ietf-oauth-identity-assertion-authz-grant-04 §4.4 (the ID-JAG as the assertion), §4.4.1
+  (the target's processing), §4.4.3 (the target SHOULD NOT return a refresh token)
 - RFC 6749 §5.1 (the response), RFC 9068 (JWT access tokens) and Okta's access token claims
   (`ver`, `jti`, `iss`, `aud`, `iat`, `exp`, `cid`, `uid`, `scp`, `sub`)
-At Okta no `scope` is sent here: the scopes come from the ID-JAG (SPEC.md step 3).
+At Okta no `scope` is sent here: the scopes come from the ID-JAG (Okta's `id_jag_scopes_in_request`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ OKTA_AT = "Okta access token; RFC 9068 §2.2"
 
 
 def jwt_bearer_form(id_jag: str, *, resource: str | None = None) -> dict[str, str]:
-    """Return the JWT bearer form of SPEC.md step 3 (no `scope`; client authentication added when sent)."""
+    """Return the step 3 JWT bearer form (RFC 7523 §2.1; no `scope`; client auth added when sent)."""
     form = {
         "grant_type": GRANT_JWT_BEARER,
         # RFC 7523 §2.1: the assertion parameter carries a single JWT: the ID-JAG.
@@ -64,12 +65,14 @@ def check_bearer_response(
         RFC6749,
     )
     checks.present('"scope"', response.get("scope"), RFC6749 + "; Okta", expected="the scopes granted")
+    # ID-JAG -04 §4.4.3: the target "SHOULD NOT return a Refresh Token": a warning, not a failure.
     checks.add(
         '"refresh_token"',
         "absent",
         "present" if "refresh_token" in response else "absent",
         "refresh_token" not in response,
-        "SPEC.md step 3: get a new ID-JAG instead",
+        "ID-JAG -04 §4.4.3: SHOULD NOT",
+        required=False,
     )
     cache = {k.lower(): v for k, v in headers.items()}.get("cache-control", "(absent)")
     checks.add("Cache-Control", "no-store", cache, "no-store" in cache.lower(), RFC6749)
@@ -133,7 +136,7 @@ def check_access_token(
         user,
         " / ".join(str(v) for v in speaks_for) or "(missing)",
         user in speaks_for,
-        "ID-JAG §4.4: the token is for the ID-JAG's subject",
+        "ID-JAG -04 §4.4.1: the token is for the ID-JAG's subject",
     )
     scp = claims.get("scp", claims.get("scope"))
     scopes = set(scp.split()) if isinstance(scp, str) else set(scp or [])
@@ -143,7 +146,7 @@ def check_access_token(
         f"a non-empty subset of the ID-JAG's ({' '.join(sorted(allowed))})",
         " ".join(sorted(scopes)) or "(none)",
         bool(scopes) and scopes <= allowed,
-        "ID-JAG §4.4",
+        "ID-JAG -04 §4.4.1",
     )
     checks.lifetime(claims, now=now, skew=skew, exp_reference="RFC 9068 §4", iat_reference="RFC 9068 §2.2")
     return checks

@@ -1,7 +1,7 @@
 """Read and verify JWTs: decode for display, pick the key by `kid`, verify with explicit algorithms.
 
 - RFC 7515 (JWS), RFC 7519 (JWT), RFC 7517 (JWK Set)
-- SPEC.md "Python library traps": python-jose given a JWKS tries every key and may accept a
+- python-jose 3.5.0 (its `jwt.decode` source): given a JWKS tries every key and may accept a
   DER key as an HMAC secret without an algorithm list; here the key is picked by `kid` first
   and `algorithms` is always an explicit list of asymmetric algorithms.
 """

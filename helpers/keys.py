@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .errors import KeyFileError
 
-#: Algorithms the kit can generate keys for, and Okta accepts for client assertions (SPEC.md "Keys").
+#: Algorithms the kit can generate keys for; Okta accepts both for client assertions (Okta "Build a
+#: self-signed JWT": RS256/384/512, ES256/384/512).
 SUPPORTED_ALGS = ("RS256", "ES256")
 
 # RFC 7638 §3.2: the required members of each key type, the only ones hashed.

@@ -1,6 +1,6 @@
 """The person's own sandbox: started when a notebook needs it and nothing answers, and checked to be theirs.
 
-- DESIGN.md "One code path": the sandbox's org URL is `http://127.0.0.1:<port>`; the helpers never import
+- One code path: the sandbox's org URL is `http://127.0.0.1:<port>`; the helpers never import
   `sandbox`, they start it as a process (`python -m sandbox start`) and talk to it over HTTP.
 - Okta's System Log API (`GET {org}/api/v1/logs`, `Authorization: SSWS <token>`): the sandbox accepts
   only the API token of its own data folder, so that call tells whether the sandbox answering on the

@@ -261,7 +261,7 @@ def check_delegated_id_jag(
 # --- the hand-off ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HandOff:
-    """What the origin app sends the agent over the seed page's "secure channel": the token and its type.
+    """What the origin app sends the agent over a secure channel: the token and its type.
 
     Nothing else crosses: not the origin app's client secret, not the authorization code or the PKCE
     verifier (spent, and the origin app's), not its ID token (issued to the origin app, `aud` = its id).
@@ -423,7 +423,7 @@ def compare_models(settings: Settings, origin: OriginSettings) -> ModelCompariso
             (
                 "How it reaches the agent",
                 "the agent signed the user in itself: nothing crosses",
-                "the origin app hands it over (the seed page's secure channel); its secret stays",
+                "the origin app hands it over (a secure channel); its secret stays",
             ),
             (
                 "What Okta needs",

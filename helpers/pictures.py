@@ -2,7 +2,7 @@
 
 - The audience and scope shift: the ID token, the ID-JAG and the access token side by side (`typ`,
   `iss`, `aud`, `sub`, the client, scopes, lifetime), each value that changed from the token before
-  highlighted (ID-JAG §3, RFC 9068 §2.2, OIDC Core §2).
+  highlighted (ID-JAG -04 §3.1, RFC 9068 §2.2, OIDC Core §2).
 - A sequence diagram of the flow from the request log: who called whom, with which grant, what came
   back, how long it took.
 - A timeline of the tokens' lifetimes on one axis, with "now".

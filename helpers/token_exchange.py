@@ -1,8 +1,9 @@
 """Phase 2, step 2: exchange the user's ID token for an ID-JAG at the org authorization server.
 
 - RFC 8693 §2.1 (request), §2.2.1 (response: `issued_token_type`, `token_type`, `expires_in`)
-- draft-ietf-oauth-identity-assertion-authz-grant §3 (the ID-JAG: `typ`, claims) and §4.3
-  (the token exchange profile: `requested_token_type` id-jag, `audience` = the target's issuer)
+- draft-ietf-oauth-identity-assertion-authz-grant-04 ("ID-JAG -04"): §3.1 (the ID-JAG: `typ`,
+  claims), §4.3 (the request: `requested_token_type` id-jag, `audience` = the target's issuer, `scope`
+  OPTIONAL), §4.3.4 (the response: `token_type` N_A; a refresh token SHOULD NOT be returned)
 - Okta "Set up AI agent token exchange": ID-JAG lifetime 300 s, org keys sign it.
 """
 
@@ -24,7 +25,8 @@ from .jwts import looks_like_jwt
 from .oauth import TokenResponse
 
 RFC8693 = "RFC 8693 §2.2.1"
-IDJAG = "ID-JAG §3"
+IDJAG = "ID-JAG -04 §3.1"
+IDJAG_RESPONSE = "ID-JAG -04 §4.3.4"
 
 
 def token_exchange_form(
@@ -35,13 +37,13 @@ def token_exchange_form(
     subject_token_type: str = TOKEN_TYPE_ID_TOKEN,
     resource: str | None = None,
 ) -> dict[str, str]:
-    """Return the token exchange form of SPEC.md step 2 (client authentication is added when sent)."""
+    """Return the step 2 token exchange form (RFC 8693 §2.1, ID-JAG -04 §4.3; client auth added when sent)."""
     scope = scopes if isinstance(scopes, str) else " ".join(scopes)
     form = {
         "grant_type": GRANT_TOKEN_EXCHANGE,
-        # ID-JAG §4.3: requested_token_type MUST be the ID-JAG token type.
+        # ID-JAG -04 §4.3: requested_token_type is REQUIRED: the ID-JAG token type.
         "requested_token_type": TOKEN_TYPE_ID_JAG,
-        # ID-JAG §4.3: audience is the target authorization server's issuer, not its token URL.
+        # ID-JAG -04 §4.3: audience is the target authorization server's issuer, not its token URL.
         "audience": audience,
         "scope": scope,
         "subject_token": subject_token,
@@ -60,12 +62,12 @@ def _no_store(headers: dict[str, str]) -> bool:
 def check_exchange_response(
     response: TokenResponse | dict[str, Any], *, headers: dict[str, str] | None = None
 ) -> Checklist:
-    """Check the token exchange response's shape (RFC 8693 §2.2.1, ID-JAG §4.3)."""
+    """Check the token exchange response's shape (RFC 8693 §2.2.1, ID-JAG -04 §4.3.4)."""
     headers = headers if headers is not None else getattr(response, "headers", {})
     checks = Checklist("Token exchange response checks")
     checks.equal('"issued_token_type"', TOKEN_TYPE_ID_JAG, response.get("issued_token_type"), RFC8693)
-    # RFC 8693 §2.2.1 / ID-JAG §4.3: the ID-JAG is not an access token, so token_type is N_A.
-    checks.equal('"token_type"', "N_A", response.get("token_type"), "ID-JAG §4.3")
+    # RFC 8693 §2.2.1 / ID-JAG -04 §4.3.4: the ID-JAG is not an access token, so token_type is N_A.
+    checks.equal('"token_type"', "N_A", response.get("token_type"), IDJAG_RESPONSE)
     token = response.get("access_token")
     checks.add(
         '"access_token"',
@@ -82,12 +84,14 @@ def check_exchange_response(
         isinstance(expires_in, int) and 0 < expires_in <= ID_JAG_MAX_LIFETIME,
         RFC8693 + "; Okta",
     )
+    # ID-JAG -04 §4.3.4: a refresh token "SHOULD NOT be used": a warning, not a failure.
     checks.add(
         '"refresh_token"',
         "absent",
         "present" if "refresh_token" in response else "absent",
         "refresh_token" not in response,
-        "ID-JAG §4.3",
+        IDJAG_RESPONSE + ": SHOULD NOT",
+        required=False,
     )
     checks.add(
         "Cache-Control",
@@ -132,7 +136,7 @@ def check_id_jag(
         reference=IDJAG + "; RFC 7515 §5.2",
         what="ID-JAG",
     )
-    # ID-JAG §3: the typ header MUST be oauth-id-jag+jwt.
+    # ID-JAG -04 §3.1: the typ header MUST be oauth-id-jag+jwt.
     checks.equal('header "typ"', ID_JAG_JWT_TYP, header.get("typ"), IDJAG)
     checks.equal('"iss"', issuer, claims.get("iss"), IDJAG)
     aud = claims.get("aud")

@@ -1,9 +1,9 @@
 """Break it on purpose: the cases of 05_troubleshooting, what each must answer, and a bench to run them.
 
 - Okta's OAuth 2.0 error catalog (status, `error`, `error_description`, internal code), as the sandbox
-  answers and as SPEC.md quotes it; RFC 6749 §5.2 (token errors), RFC 6750 §3.1 (API errors)
-- RFC 7523 §3 and Okta "Build a self-signed JWT" (client assertions), RFC 8693 §2.1 and ID-JAG §4.3
-  (the token exchange), RFC 7523 §2.1 and ID-JAG §4.4 (the JWT bearer grant)
+  answers; RFC 6749 §5.2 (token errors), RFC 6750 §3.1 (API errors)
+- RFC 7523 §3 and Okta "Build a self-signed JWT" (client assertions), RFC 8693 §2.1 and ID-JAG -04 §4.3
+  (the token exchange), RFC 7523 §2.1 and ID-JAG -04 §4.4 (the JWT bearer grant)
 
 Each case changes one thing in a request that otherwise works, sends it, and shows the same things
 in the same order: what changed, the exact response (status, `error`, `error_description`), the
@@ -173,7 +173,7 @@ class Workbench:
         return self.kit.require("id_token").value
 
     def exchange_form(self, **changes: str) -> dict[str, str]:
-        """A correct token exchange form (SPEC.md step 2), with some fields changed."""
+        """A correct step 2 token exchange form (RFC 8693 §2.1, ID-JAG -04 §4.3), with some fields changed."""
         s = self.settings
         form = token_exchange_form(
             subject_token=self.id_token() if "subject_token" not in changes else changes["subject_token"],
@@ -721,7 +721,7 @@ CASES: tuple[Case, ...] = (
         "0oaPublicSpa00000001), not to the agent",
         Expected(400, "invalid_request", "'subject_token' is invalid.", "invalid_subject_token"),
         "The ID token's aud is another client; the issuer exchanges only an ID token issued to the client "
-        "that asks (ID-JAG §4.3).",
+        "that asks (ID-JAG -04 §4.3.3).",
         "Sign the user in with the agent's own client id (at Okta, the agent's linked OIDC app) and exchange "
         "that ID token.",
         _id_token_other_client,
@@ -778,7 +778,8 @@ CASES: tuple[Case, ...] = (
         "An ID-JAG redeemed twice",
         "a correct JWT bearer request, then the same request again with the same ID-JAG",
         Expected(400, "invalid_grant", "The id-jag was already used.", "id_jag_replayed"),
-        "An ID-JAG is single use at the target server, which remembers its jti until it expires.",
+        "Okta (id_jag_replayed) and MCP EMA §7.4.2 make an ID-JAG single use: the target remembers its jti "
+        "until it expires. The draft alone (ID-JAG -04 §4.4.3) would let a client re-submit it.",
         "Get a new ID-JAG (notebook 02) for each JWT bearer request; keep the access token until it expires "
         "instead.",
         _id_jag_replayed,

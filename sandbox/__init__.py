@@ -1,6 +1,7 @@
 """An Okta-shaped authorization server on loopback: org server, custom servers, and a demo API.
 
-DESIGN.md "The sandbox"; SPEC.md for every protocol rule it enforces. One module per job:
+Each module names the RFC, draft section or Okta page behind every rule it enforces; docs/fidelity.md
+lists them, with the date each source was checked. One module per job:
 
     config.py          the configuration (default.toml) and its checks
     core.py            one running instance's state: org URL, keys, replay caches, stores, events
@@ -18,5 +19,5 @@ DESIGN.md "The sandbox"; SPEC.md for every protocol rule it enforces. One module
     serving.py, cli.py waitress serving and `python -m sandbox`
     testing.py         `running_sandbox()` for tests
 
-`sandbox` never imports `helpers` (DESIGN.md: the two meet only over HTTP).
+`sandbox` never imports `helpers` (the two meet only over HTTP).
 """

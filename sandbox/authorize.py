@@ -157,7 +157,7 @@ class SandboxOpenIDCode(OpenIDCode):
         return self.sandbox.keys.org.alg
 
     def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        # Authlib adds no kid by default (SPEC.md "Python library traps"); Okta always does.
+        # Authlib 1.9 adds no kid by default (its OpenIDCode.get_encode_header); Okta always does.
         return {"alg": self.sandbox.keys.org.alg, "kid": self.sandbox.keys.org.kid}
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The sandbox's configuration: users, clients, authorization servers, policies, lifetimes.
 
-Configuration is data (STYLE.md "The sandbox"): a TOML file (`default.toml` documents every field),
+Configuration is data: a TOML file (`default.toml` documents every field),
 optionally deep-merged with overrides (a dict; a `None` value deletes a key), then checked here.
 A bad value raises `ConfigError` naming the field, the value and what was expected.
 """

@@ -46,7 +46,7 @@ class Sandbox:
         self._unexpected = 0
         self._lock = threading.Lock()
 
-    # --- URLs (Okta's layout; SPEC.md "The flow, with Okta's endpoints") ----------------------
+    # --- URLs (Okta's layout: org server {org}/oauth2/v1/..., custom {org}/oauth2/{id}/v1/...) ---
 
     @property
     def issuer(self) -> str:

@@ -1,8 +1,11 @@
 """The authorization servers: the org server and one per custom server id, with their metadata.
 
 - RFC 8414 §2 (authorization server metadata), OIDC Discovery §3 (provider metadata)
-- draft-ietf-oauth-identity-chaining (identity_chaining_requested_token_types_supported),
-  ID-JAG §7.3 (authorization_grant_profiles_supported)
+- ID-JAG -04 §7.1: the IdP's metadata SHOULD list the id-jag type in
+  `identity_chaining_requested_token_types_supported` (defined by draft-ietf-oauth-identity-chaining);
+  §7.2: a resource server's metadata SHOULD list the id-jag profile in
+  `authorization_grant_profiles_supported`, and then MUST list jwt-bearer in `grant_types_supported`.
+  Whether Okta's own servers publish either is not documented (the kit's choice: both are published).
 - RFC 6749 §5.2 (token endpoint errors)
 
 Each server is an Authlib `AuthorizationServer` (Flask integration) whose client authentication

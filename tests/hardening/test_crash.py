@@ -1,6 +1,6 @@
 """The sandbox as a real process, killed with SIGKILL under load and at start-up, then restarted.
 
-DESIGN.md "The sandbox": signing keys and registered clients persist in a data folder, so tokens stay
+The sandbox's design: signing keys and registered clients persist in a data folder, so tokens stay
 verifiable across restarts. After each kill: every key file is intact and parses (mode 0600), the
 configuration and the agent's JWKS file are unchanged, nothing half-written sits under a real file's
 name, and the tokens issued before the kill still verify against the JWKS served after the restart,

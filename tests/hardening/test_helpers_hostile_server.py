@@ -1,7 +1,7 @@
 """The helpers facing a server that answers what the sandbox never would: each a clear error or failed check.
 
 - RFC 6749 §5.1 / §5.2 (a token response is a JSON object; an error has `error`)
-- RFC 8693 §2.2.1, ID-JAG §4.3 (`issued_token_type` is the id-jag type, `token_type` is N_A)
+- RFC 8693 §2.2.1, ID-JAG -04 §4.3 (`issued_token_type` is the id-jag type, `token_type` is N_A)
 - RFC 7515 §5.2 (a signature that does not verify with the key its `kid` names fails)
 
 A tiny local HTTP server plays the misbehaving authorization server; the helpers run the same

@@ -4,7 +4,7 @@
   (`jku`, `x5u`, `jwk` headers: never fetched, never trusted; the key comes from the issuer or client)
 - RFC 7519 §7.2 (a JWT's parts are base64url JSON objects), §4.1.3-4.1.6 (`aud` a string or array,
   `exp` and `iat` NumericDates), RFC 8259 §6 (NaN and Infinity are not JSON numbers)
-- RFC 7523 §3 (client assertions), ID-JAG §4.3 / §4.4 (subject tokens, ID-JAGs), RFC 6750 §3.1 (the API)
+- RFC 7523 §3 (client assertions), ID-JAG -04 §4.3 / §4.4 (subject tokens, ID-JAGs), RFC 6750 §3.1 (the API)
 
 Every forged token that could pass a key check is signed with the real key of the party it
 pretends to come from (read from the sandbox's data folder), so the row reaches the claim it tests.
@@ -285,7 +285,7 @@ def test_an_assertion_with_nan_exp_cannot_be_replayed(ctx: Ctx) -> None:
     assert answers == [401, 401]
 
 
-# --- Subject tokens (ID-JAG §4.3) at the token exchange ----------------------------------------------
+# --- Subject tokens (ID-JAG -04 §4.3) at the token exchange ----------------------------------------------
 
 
 def id_token_claims(c: Ctx, **changes: Any) -> dict[str, Any]:
@@ -357,7 +357,7 @@ def test_hostile_subject_token_is_refused_as_invalid_subject_token(ctx: Ctx, mak
     assert ctx.trap.hits == []
 
 
-# --- ID-JAGs (ID-JAG §4.4) at the custom server's JWT bearer grant ------------------------------------
+# --- ID-JAGs (ID-JAG -04 §4.4) at the custom server's JWT bearer grant ------------------------------------
 
 
 def id_jag_claims(c: Ctx, **changes: Any) -> dict[str, Any]:

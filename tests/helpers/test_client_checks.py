@@ -111,7 +111,7 @@ def test_raise_if_failed_names_the_first_failed_check_and_both_values(org_key):
     assert (caught.value.check, caught.value.expected, caught.value.received) == ('"nonce"', "n-1", "n-2")
 
 
-# --- the ID-JAG (ID-JAG §3) ----------------------------------------------------------------------
+# --- the ID-JAG (ID-JAG -04 §3.1) ----------------------------------------------------------------------
 def id_jag_claims() -> dict:
     return {
         "iss": ORG,
@@ -201,7 +201,6 @@ def test_a_good_exchange_response_passes():
         ("token_type is Bearer", {"token_type": "Bearer"}, NO_STORE, '"token_type"'),
         ("access_token is not a JWT", {"access_token": "opaque"}, NO_STORE, '"access_token"'),
         ("expires_in is an hour", {"expires_in": 3600}, NO_STORE, '"expires_in"'),
-        ("a refresh token is issued", {"refresh_token": "r"}, NO_STORE, '"refresh_token"'),
         ("the response may be cached", {}, {}, "Cache-Control"),
     ],
     ids=lambda v: v if isinstance(v, str) and " " in v else None,
@@ -227,7 +226,6 @@ GOOD_BEARER = {
         ("token_type is N_A", {"token_type": "N_A"}, NO_STORE, '"token_type"'),
         ("expires_in is missing", {"expires_in": None}, NO_STORE, '"expires_in"'),
         ("scope is missing", {"scope": None}, NO_STORE, '"scope"'),
-        ("a refresh token is issued", {"refresh_token": "r"}, NO_STORE, '"refresh_token"'),
         ("the response may be cached", {}, {"Cache-Control": "max-age=60"}, "Cache-Control"),
     ],
     ids=lambda v: v if isinstance(v, str) and " " in v else None,
@@ -235,6 +233,23 @@ GOOD_BEARER = {
 def test_each_bearer_response_check_fails_on_its_bad_value(case, change, headers, failed):
     body = {k: v for k, v in {**GOOD_BEARER, **change}.items() if v is not None}
     assert failed_names(check_bearer_response(body, headers=headers)) == failed
+
+
+@pytest.mark.parametrize(
+    ("check", "good", "section"),
+    [(check_exchange_response, GOOD_EXCHANGE, "§4.3.4"), (check_bearer_response, GOOD_BEARER, "§4.4.3")],
+    ids=["token exchange", "JWT bearer"],
+)
+def test_a_refresh_token_in_the_response_is_a_warning_not_a_failure(check, good, section):
+    # ID-JAG -04 §4.3.4 and §4.4.3: a refresh token SHOULD NOT be returned (not MUST NOT).
+    checks = check({**good, "refresh_token": "r"}, headers=NO_STORE)
+    assert checks.ok and failed_names(checks) == ""
+    (warning,) = checks.warnings
+    assert (warning.name, warning.result, warning.received) == ('"refresh_token"', "warn", "present")
+    assert warning.reference == f"ID-JAG -04 {section}: SHOULD NOT"
+    assert checks.summary().endswith("passed, 1 warning")
+    checks.raise_if_failed()  # a warning never raises
+    assert check(good, headers=NO_STORE).warnings == []
 
 
 def access_token_claims() -> dict:

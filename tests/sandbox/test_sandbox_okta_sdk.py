@@ -1,4 +1,4 @@
-"""Fidelity (DESIGN.md) with Okta's own client: okta-client-python runs the flow against the sandbox.
+"""Fidelity with Okta's own client: okta-client-python runs the flow against the sandbox.
 
 The SDK's `AuthorizationCodeFlow` signs the user in and validates the ID token, and its
 `CrossAppAccessFlow` does steps 2 and 3 (token exchange for an ID-JAG, then the JWT bearer grant),

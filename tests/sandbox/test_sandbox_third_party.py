@@ -1,4 +1,4 @@
-"""Fidelity (DESIGN.md): a third-party OAuth client, here Authlib's, works against the sandbox unchanged."""
+"""Fidelity: a third-party OAuth client, here Authlib's, works against the sandbox unchanged."""
 
 from __future__ import annotations
 

@@ -202,28 +202,28 @@ EXCHANGE_FORM = {
         pytest.param(
             {"audience": f"{ISSUER}/v1/token"},
             f'"audience" is "{ISSUER}/v1/token": that is a token URL; the audience is the target server\'s '
-            f'issuer: expected "{ISSUER}" (ID-JAG §4.3, RFC 8693 §2.1)',
+            f'issuer: expected "{ISSUER}" (ID-JAG -04 §4.3, RFC 8693 §2.1)',
             id="the audience is the token URL",
         ),
         pytest.param(
             {"audience": f"{ISSUER}/"},
             f'"audience" is "{ISSUER}/": one trailing slash too many: issuers compare as exact '
             "strings: expected "
-            f'"{ISSUER}" (ID-JAG §4.3, RFC 8693 §2.1)',
+            f'"{ISSUER}" (ID-JAG -04 §4.3, RFC 8693 §2.1)',
             id="the audience with a trailing slash",
         ),
         pytest.param(
             {"audience": "api://default"},
             '"audience" is "api://default": that is the API\'s audience (the access token\'s aud); '
             "here it is "
-            f'the authorization server: expected "{ISSUER}" (ID-JAG §4.3, RFC 8693 §2.1)',
+            f'the authorization server: expected "{ISSUER}" (ID-JAG -04 §4.3, RFC 8693 §2.1)',
             id="the API's audience",
         ),
         pytest.param(
             {"audience": ORG},
             f'"audience" is "{ORG}": that is the org server you are sending the request to; audience '
             "names the "
-            f'target server: expected "{ISSUER}" (ID-JAG §4.3, RFC 8693 §2.1)',
+            f'target server: expected "{ISSUER}" (ID-JAG -04 §4.3, RFC 8693 §2.1)',
             id="the org issuer as audience",
         ),
         pytest.param(
@@ -263,7 +263,7 @@ EXCHANGE_FORM = {
             {"requested_token_type": TOKEN_TYPE_ACCESS_TOKEN},
             f'"requested_token_type" is "{TOKEN_TYPE_ACCESS_TOKEN}": you want an ID-JAG, not an '
             "access token; "
-            f'expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG §4.3: REQUIRED)',
+            f'expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG -04 §4.3: REQUIRED)',
             id="an access token requested",
         ),
         pytest.param(
@@ -296,7 +296,7 @@ def test_a_missing_requested_token_type_is_named():
     form = {k: v for k, v in EXCHANGE_FORM.items() if k != "requested_token_type"}
     feedback = exercises.check_token_exchange_form(form, settings=SETTINGS, id_token=ID_TOKEN)
     assert feedback.problems == [
-        f'"requested_token_type" is missing: expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG §4.3)'
+        f'"requested_token_type" is missing: expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG -04 §4.3)'
     ]
 
 
