@@ -16,6 +16,8 @@ ID_JAG_DRAFT_URL = "https://datatracker.ietf.org/doc/html/" + ID_JAG_DRAFT
 
 # --- Grant types (the `grant_type` form field) --------------------------------------------------
 GRANT_AUTHORIZATION_CODE = "authorization_code"
+#: RFC 6749 §4.4: a client's own token (Okta's machine access: the origin app's subject token).
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
 #: RFC 8693 §2.1: the token exchange grant (step 2, ID token -> ID-JAG).
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 #: RFC 7523 §2.1: the JWT bearer grant (step 3, ID-JAG -> access token).

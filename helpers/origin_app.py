@@ -1,13 +1,20 @@
-"""The origin application of Okta's machine access: it signs the user in and hands its token to the agent.
+"""The origin application of Okta's machine access: it gets a token for the agent and hands it over.
 
-- RFC 6749 §4.1 and RFC 7636 (the origin app's sign-in, PKCE S256), §2.3.1 (client_secret_basic: the
-  origin app authenticates with its own secret, which never reaches the agent)
+Two ways, both exchanged by the agent through a delegation link:
+
+- the app's own token, from the client credentials grant (no user): Okta's documented machine access;
+- a token for a user signed in to the app (authorization code + PKCE): the kit's reading of "the origin
+  application sends the user's token to the AI Agent", which Okta's docs do not show.
+
+- RFC 6749 §4.4 (client credentials), §4.1 and RFC 7636 (the origin app's sign-in, PKCE S256), §2.3.1
+  (client_secret_basic: the origin app authenticates with its own secret, which never reaches the agent)
 - RFC 8707 §2 (`resource` = the agent's resource URL: the access token's `aud`)
 - RFC 8693 §2.1 (the agent's token exchange, `subject_token_type=…:access_token`), §4.1 (`act`)
 - Okta "Set up AI agent token exchange" (machine access: "Okta accepts access tokens minted for a
   different client as subject tokens. This requires a delegation link authorizing that client to
-  delegate to your AI agent, and the token must target your agent's resource URL."); Okta help
-  "Add AI agents manually" (Delegations: the apps that can authorize the agent to act for them)
+  delegate to your AI agent, and the token must target your agent's resource URL."; "Use the Client
+  Credentials grant type to obtain the subject token"); Okta help "Add AI agents manually" (the agent's
+  User access and Machine access tabs, named "Delegations" before 2026-08-17)
 
 The settings live beside the kit's (environment first, then the env file, then defaults):
 
@@ -38,6 +45,7 @@ from .checks import Checklist
 from .config import ORIGIN_VARS, Settings, is_loopback_host
 from .constants import (
     DEFAULT_CLOCK_SKEW,
+    GRANT_CLIENT_CREDENTIALS,
     TOKEN_TYPE_ACCESS_TOKEN,
     TOKEN_TYPE_ID_TOKEN,
 )
@@ -71,6 +79,11 @@ UNLINKED_APP = "0oaPublicSpa00000001"
 HANDED_OVER = "origin_access_token"
 
 OKTA_MACHINE_ACCESS = "Okta: AI agent token exchange, machine access"
+#: Okta's `sub_profile` values in its machine-access and agent-to-agent examples.
+SERVICE_PROFILE = "service"
+AI_AGENT_PROFILE = "ai_agent"
+#: Where Okta's admin console sets the links (the tab was "Delegations" before 2026-08-17).
+MACHINE_ACCESS_TAB = "Directory > AI Agents > the agent > Machine access"
 _VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -194,10 +207,16 @@ def check_delegation_token(
     issuer: str,
     origin_client_id: str,
     agent_resource_url: str,
+    for_user: bool = True,
     now: int | None = None,
     skew: int = DEFAULT_CLOCK_SKEW,
 ) -> Checklist:
-    """Check the origin app's access token as the agent's exchange will: issuer, `aud`, client, user."""
+    """Check the origin app's access token as the agent's exchange will: issuer, `aud`, client, subject.
+
+    Args:
+        for_user: True for a token the app got for a signed-in user (it names the user in `uid`); False
+            for the app's own client credentials token (Okta: `sub` = the app, `sub_profile` service).
+    """
     now = int(time.time()) if now is None else now
     checks = Checklist("The origin app's access token")
     decoded = checks.decode(access_token, what="access token")
@@ -215,9 +234,13 @@ def check_delegation_token(
         "RFC 8707 §2; " + OKTA_MACHINE_ACCESS + ": the agent's resource URL",
     )
     checks.equal('"cid"', origin_client_id, claims.get("cid"), "Okta: the app the token was issued to")
-    checks.present(
-        '"uid"', claims.get("uid"), "Okta: the user (a user, not the app alone)", expected="a user id"
-    )
+    if for_user:
+        checks.present('"uid"', claims.get("uid"), "Okta: the user the app signed in", expected="a user id")
+    else:
+        checks.equal('"sub"', origin_client_id, claims.get("sub"), "RFC 6749 §4.4: the app for itself")
+        checks.add(
+            '"uid"', "(none: no user)", claims.get("uid"), "uid" not in claims, "RFC 6749 §4.4: no user"
+        )
     checks.lifetime(claims, now=now, skew=skew, exp_reference="RFC 9068 §4", iat_reference="RFC 9068 §2.2")
     return checks
 
@@ -251,6 +274,10 @@ def check_delegated_id_jag(
         return checks
     act = claims.get("act") if isinstance(claims.get("act"), dict) else {}
     prior = act.get("act") if isinstance(act.get("act"), dict) else {}
+    if subject == origin_client_id:
+        # Okta's machine-access examples: the app for itself is a service.
+        checks.equal('"sub_profile"', SERVICE_PROFILE, claims.get("sub_profile"), OKTA_MACHINE_ACCESS)
+    checks.equal('"act.sub_profile"', AI_AGENT_PROFILE, act.get("sub_profile"), OKTA_MACHINE_ACCESS)
     checks.equal('"act.sub"', agent_client_id, act.get("sub"), "RFC 8693 §4.1: the current actor, the agent")
     checks.equal(
         '"act.act.sub"', origin_client_id, prior.get("sub"), "RFC 8693 §4.1: the actor before, the origin app"
@@ -358,8 +385,8 @@ NO_LINK_CASE = Case(
         "token only through a link from that app to the agent."
     ),
     fix=(
-        "Add the app as a delegation of the agent (Directory > AI Agents > the agent > Delegations), or "
-        "hand the agent a token of an app that has one."
+        f'Link the app to the agent ({MACHINE_ACCESS_TAB}; the tab was "Delegations" before 2026-08-17), '
+        "or hand the agent a token of an app that has a link."
     ),
     run=None,
     sandbox_only="it signs the user in to a second app of the sandbox, headless",
@@ -369,80 +396,86 @@ NO_LINK_CASE = Case(
 # --- the comparison of the two models ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelComparison:
-    """The agent's linked app with an ID token, beside an origin app's access token and a delegation link."""
+    """User access (the agent's ID token) beside the two machine-access tokens an origin app can hand over."""
 
-    rows: tuple[tuple[str, str, str], ...]
+    rows: tuple[tuple[str, str, str, str], ...]
+
+    HEADERS = (
+        "User access: the agent's own sign-in, ID token (01-04)",
+        "Machine access: the app's own token, client credentials (Okta's guide)",
+        "Machine access: a user's token from the app (the kit's reading)",
+    )
 
     def text(self) -> str:
         """Plain text, one block per aspect."""
-        lines = ["Two ways to give the agent the user's identity"]
-        for aspect, user_access, machine_access in self.rows:
-            lines += [aspect, f"  ID token (user access):          {user_access}",
-                      f"  access token (delegation link):  {machine_access}"]  # fmt: skip
+        lines = ["Three ways to give the agent a subject token"]
+        for aspect, *cells in self.rows:
+            lines.append(aspect)
+            lines += [
+                f"  {head.split(':')[0]} ({head.split(', ')[-1]}): {cell}"
+                for head, cell in zip(self.HEADERS, cells, strict=True)
+            ]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return self.text()
 
     def _repr_html_(self) -> str:
-        return html_table(
-            [
-                "",
-                "The agent's linked app, ID token (01-04)",
-                "An origin app's access token, delegation link (06)",
-            ],
-            [list(r) for r in self.rows],
-        )
+        return html_table(["", *self.HEADERS], [list(r) for r in self.rows])
 
 
 def compare_models(settings: Settings, origin: OriginSettings) -> ModelComparison:
-    """The two models side by side, with this configuration's names."""
+    """The three models side by side, with this configuration's names."""
     agent = settings.agent_client_id
     return ModelComparison(
         (
             (
-                "Who signs the user in",
+                "Who says so",
+                "ID-JAG -04 §4.3 (an identity assertion as subject); Okta's user access",
+                'Okta\'s guide, machine access ("Use the Client Credentials grant type")',
+                'no source shows it: Okta accepts "access tokens minted for a different client", and this '
+                "is one with a user",
+            ),
+            (
+                "Who gets the subject token",
                 f"the agent's linked OIDC app (client id {agent}, the agent's own credentials)",
-                f"the origin app {origin.client_id}, with its own client id and secret",
+                f"the origin app {origin.client_id}, for itself, with its own secret (no user)",
+                f"the origin app {origin.client_id}, signing a user in, with its own secret",
             ),
             (
                 "Where",
                 f"the org authorization server, {settings.org_authorize_url}",
+                f"a custom authorization server, {origin.token_url}",
                 f"a custom authorization server, {origin.authorize_url}",
             ),
             (
-                "The subject token",
-                f"an ID token ({TOKEN_TYPE_ID_TOKEN})",
-                f"an access token ({TOKEN_TYPE_ACCESS_TOKEN})",
-            ),
-            (
-                "Its audience (aud)",
-                f"the agent's client id, {agent}",
-                f"the agent's resource URL, {origin.agent_resource_url}",
-            ),
-            (
-                "How it reaches the agent",
-                "the agent signed the user in itself: nothing crosses",
-                "the origin app hands it over (a secure channel); its secret stays",
+                "The subject token, its aud",
+                f"an ID token ({TOKEN_TYPE_ID_TOKEN}); aud = the agent's client id, {agent}",
+                f"an access token ({TOKEN_TYPE_ACCESS_TOKEN}); aud = the agent's resource URL, "
+                f"{origin.agent_resource_url}",
+                f"an access token ({TOKEN_TYPE_ACCESS_TOKEN}); aud = the agent's resource URL, "
+                f"{origin.agent_resource_url}",
             ),
             (
                 "What Okta needs",
-                "the agent with its linked OIDC app (User sign-on), a resource connection, an access "
-                "policy rule for the JWT bearer grant",
-                "the agent registered as a resource of a custom server (resource URL), a delegation link "
-                "from the origin app (Delegations), the origin app allowed to sign in there, and the same "
-                "resource connection and access policy rule",
+                "the agent's linked OIDC app, a resource connection, an access policy rule for the JWT "
+                "bearer grant",
+                f"the agent's resource URL and a link from the app ({MACHINE_ACCESS_TAB}), a client "
+                "credentials rule for the app, plus the same connection and rule",
+                "the same, with a sign-in rule for the app instead of the client credentials one",
             ),
             (
-                "The ID-JAG",
+                "The ID-JAG's subject",
                 "sub = the user, client_id = the agent",
-                "the same, and act: the agent, with the origin app before it",
+                "sub = the app (sub_profile service), client_id = the agent, act: the agent, then the app",
+                "sub = the user, client_id = the agent, act: the agent, then the app",
             ),
             (
                 "Choose it when",
                 "the agent has its own front end and signs the user in (a chat app, a CLI, this kit)",
-                "an existing app already signs the user in and calls the agent for them (a portal, a "
-                "workflow); the agent never sees a sign-in",
+                "a service calls the agent for itself (a scheduled job, a workflow with no user)",
+                "an app already signs the user in and calls the agent for them (a portal); check it on your "
+                "org first",
             ),
         )
     )
@@ -524,28 +557,48 @@ class OriginApp:
             )
         return read_token_response(response, where=label)
 
-    def check_access_token(self, access_token: str) -> Checklist:
-        """Check the origin app's access token: signature (custom server's key), `aud`, `cid`, user."""
+    def client_credentials_form(self, scopes: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
+        """The origin app's own token request (RFC 6749 §4.4.2), for the agent's resource URL (RFC 8707)."""
+        return {
+            "grant_type": GRANT_CLIENT_CREDENTIALS,
+            "scope": " ".join(scopes if scopes is not None else self.settings.agent_scopes),
+            # Okta machine access: "The request includes the `resource` parameter": the agent's URL.
+            "resource": self.origin.agent_resource_url,
+        }
+
+    def check_access_token(self, access_token: str, *, for_user: bool = True) -> Checklist:
+        """Check the origin app's access token: signature (custom server's key), `aud`, `cid`, subject."""
         return check_delegation_token(
             access_token,
             jwks=self.kit.jwks_of(self.origin.issuer),
             issuer=self.origin.issuer,
             origin_client_id=self.origin.client_id,
             agent_resource_url=self.origin.agent_resource_url,
+            for_user=for_user,
         )
 
-    def hand_off(self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest) -> HandOff:
-        """Hand the access token to the agent (only it); keep it in the session file, the kit's channel."""
+    def hand_off(
+        self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest | None = None
+    ) -> HandOff:
+        """Hand the access token to the agent (only it); keep it in the session file, the kit's channel.
+
+        Args:
+            request: the sign-in that got the token, when there was one (its PKCE verifier must stay).
+        """
+        withheld = [
+            ("client secret", "the origin app's credential: the agent authenticates with its own key")
+        ]
+        if request is not None:
+            withheld += [
+                ("ID token", "issued to the origin app (aud = its client id): the agent cannot use it"),
+                ("authorization code, PKCE verifier", "single use, spent by the origin app"),
+            ]
         handoff = HandOff(
             subject_token=tokens["access_token"],
             subject_token_type=TOKEN_TYPE_ACCESS_TOKEN,
             from_client=self.origin.client_id,
             to_agent=self.settings.agent_client_id,
-            withheld=(
-                ("client secret", "the origin app's credential: the agent authenticates with its own key"),
-                ("ID token", "issued to the origin app (aud = its client id): the agent cannot use it"),
-                ("authorization code, PKCE verifier", "single use, spent by the origin app"),
-            ),
+            withheld=tuple(withheld),
             redact=self.settings.redact,
         )
         handoff.check(self.kept_values(tokens, request)).raise_if_failed()
@@ -558,14 +611,13 @@ class OriginApp:
         return handoff
 
     def kept_values(
-        self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest
+        self, tokens: TokenResponse | dict[str, Any], request: AuthorizationRequest | None = None
     ) -> dict[str, str | None]:
         """The origin app's own values that must not cross to the agent, by name."""
-        return {
-            "client secret": self.origin.client_secret,
-            "ID token": tokens.get("id_token"),
-            "PKCE verifier": request.pkce.verifier,
-        }
+        kept: dict[str, str | None] = {"client secret": self.origin.client_secret}
+        if request is not None:
+            kept.update({"ID token": tokens.get("id_token"), "PKCE verifier": request.pkce.verifier})
+        return kept
 
     def exchange_form(self, subject_token: str, *, audience: str | None = None) -> dict[str, str]:
         """The agent's token exchange of a handed-over access token (RFC 8693 §2.1)."""

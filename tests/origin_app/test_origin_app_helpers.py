@@ -240,6 +240,38 @@ def test_the_helpers_run_notebook_06s_flow_and_every_check_passes(kit: Kit) -> N
     assert [c.name for c in checks][-2:] == ['"act.sub"', '"act.act.sub"']
 
 
+def test_the_helpers_run_okta_s_machine_access_with_the_apps_own_token(kit: Kit) -> None:
+    # Okta's guide: the client gets its subject token with the client credentials grant, resource = agent.
+    origin = OriginApp(kit)
+    form = origin.client_credentials_form(["todo.read"])
+    assert form == {
+        "grant_type": "client_credentials",
+        "scope": "todo.read",
+        "resource": origin.origin.agent_resource_url,
+    }
+    tokens = origin.token_request(form, label="Origin app: its own token")
+    own = origin.check_access_token(tokens["access_token"], for_user=False)
+    assert own.ok, str(own)
+    assert {c.name for c in origin.check_access_token(tokens["access_token"]).failed} == {'"uid"'}
+    handoff = origin.hand_off(tokens)
+    assert [name for name, _ in handoff.withheld] == ["client secret"]
+    response = kit.token_request(kit.settings.org_token_url, origin.exchange_form(handoff.subject_token))
+    checks = check_delegated_id_jag(
+        response["access_token"],
+        jwks=kit.org_jwks(),
+        issuer=kit.settings.org_issuer,
+        audience=kit.settings.audience,
+        agent_client_id=AGENT,
+        origin_client_id=ORIGIN,
+        subject=ORIGIN,
+        requested_scopes="todo.read",
+    )
+    assert checks.ok, str(checks)
+    assert (
+        checks['"sub_profile"'].received == "service" and checks['"act.sub_profile"'].received == "ai_agent"
+    )
+
+
 def test_the_origin_token_check_fails_on_the_audience_the_client_and_a_foreign_key(
     kit: Kit, client: Client
 ) -> None:
