@@ -1,4 +1,4 @@
-"""Phase 3: call the API with the access token, and explain a refusal's `WWW-Authenticate` header.
+"""Step 4 (notebook 04): call the API with the access token, and explain a refusal's challenge.
 
 - RFC 6750 §2.1 (the bearer token in `Authorization`), §3 (the `WWW-Authenticate` challenge:
   `error`, `error_description`, `scope`) and §3.1 (error codes)
@@ -184,7 +184,23 @@ RESOURCE_METADATA_MEMBERS = (
 )
 
 
-def fetch_resource_metadata(http: KitHTTP, refusal: ApiResult | str) -> KeyValues:
+class ResourceMetadata(KeyValues):
+    """An API's protected resource metadata (RFC 9728 §2), shown as a table; `.document` holds it all."""
+
+    def __init__(self, title: str, document: dict[str, Any]) -> None:
+        rows = [(name, document[name]) for name in RESOURCE_METADATA_MEMBERS if name in document]
+        rows += [(name, document[name]) for name in sorted(document) if name not in RESOURCE_METADATA_MEMBERS]
+        super().__init__(title, rows)
+        self.document = document
+
+    @property
+    def resource(self) -> str | None:
+        """The API's resource identifier (RFC 9728 §2): what `resource` names in RFC 8707 requests."""
+        value = self.document.get("resource")
+        return value if isinstance(value, str) else None
+
+
+def fetch_resource_metadata(http: KitHTTP, refusal: ApiResult | str) -> ResourceMetadata:
     """Follow a 401's `resource_metadata` (RFC 9728 §5.1) and show the API's protected resource metadata.
 
     Args:
@@ -219,6 +235,4 @@ def fetch_resource_metadata(http: KitHTTP, refusal: ApiResult | str) -> KeyValue
             status=response.status_code,
             exchange=getattr(response, "exchange", None),
         )
-    rows = [(name, document[name]) for name in RESOURCE_METADATA_MEMBERS if name in document]
-    rows += [(name, document[name]) for name in sorted(document) if name not in RESOURCE_METADATA_MEMBERS]
-    return KeyValues(f"Protected resource metadata ({url})", rows)
+    return ResourceMetadata(f"Protected resource metadata ({url})", document)

@@ -22,7 +22,7 @@ from .errors import DiscoveryError
 from .formatting import html_table, plain_value, text_table
 from .jwts import pick_key
 
-__all__ = ["Metadata", "fetch_jwks", "fetch_metadata", "metadata_url", "pick_key"]
+__all__ = ["Metadata", "check_metadata_paths", "fetch_jwks", "fetch_metadata", "metadata_url", "pick_key"]
 
 #: Metadata members shown in the notebooks' discovery tables, in this order.
 SHOWN_MEMBERS = (
@@ -137,3 +137,27 @@ def fetch_jwks(http: requests.Session, jwks_uri: str) -> dict[str, Any]:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
         raise DiscoveryError(f'GET {jwks_uri} answered no "keys" array, expected a JWK Set (RFC 7517 §5)')
     return jwks
+
+
+def check_metadata_paths(http: requests.Session, issuer: str) -> Any:
+    """Fetch a custom server's metadata at both of Okta's URLs and check they serve the same document.
+
+    Okta serves `{issuer}/.well-known/oauth-authorization-server` (its legacy form, the one Okta's guides
+    show) and, since release 2026.06 (bug fix OKTA-998096), the RFC 8414 §3.1 form that MCP clients build:
+    `{org}/.well-known/oauth-authorization-server/oauth2/{id}`.
+    """
+    from .checks import Checklist
+
+    checks = Checklist("Both metadata URLs of the custom server")
+    documents = {}
+    for form, reference in (("okta", "Okta (legacy form)"), ("rfc8414", "RFC 8414 §3.1; Okta since 2026.06")):
+        url = metadata_url(issuer, form=form)
+
+        def probe(url: str = url, form: str = form) -> tuple[str, bool]:
+            documents[form] = fetch_metadata(http, issuer, form=form)
+            return f"200, issuer {documents[form]['issuer']}", True
+
+        checks.run(url, f"200, issuer {issuer}", probe, reference)
+    same = len(documents) == 2 and dict(documents["okta"]) == dict(documents["rfc8414"])
+    checks.add("the two documents", "identical", "identical" if same else "different", same, "RFC 8414 §3")
+    return checks

@@ -18,7 +18,7 @@ from .token_exchange import check_exchange_response, check_id_jag, token_exchang
 
 
 def run_sign_in(kit: Kit) -> TokenResponse:
-    """Phase 1 headless (sandbox only): sign in, redeem the code, check and keep the ID token."""
+    """Step 1 (notebook 01) headless, sandbox only: sign in, redeem the code, check and keep the ID token."""
     settings = kit.settings
     request = new_authorization_request(settings)
     callback = sign_in_headless(kit.http, request, settings)
@@ -40,18 +40,23 @@ def run_sign_in(kit: Kit) -> TokenResponse:
 
 
 def run_token_exchange(
-    kit: Kit, *, audience: str | None = None, scopes: list[str] | None = None
+    kit: Kit, *, audience: str | None = None, scopes: list[str] | None = None, resource: str | None = None
 ) -> TokenResponse:
-    """Phase 2 step 2: exchange the ID token for an ID-JAG, check and keep it."""
+    """Step 2 (notebook 02): exchange the ID token for an ID-JAG, check and keep it.
+
+    Args:
+        resource: the RFC 8707 resource the ID-JAG (and then the access token) is for (default: RESOURCE).
+    """
     settings = kit.settings
     id_token = kit.require("id_token").value
     audience = audience or settings.audience
+    resource = resource or settings.resource
     form = token_exchange_form(
         subject_token=id_token,
         audience=audience,
         scopes=scopes if scopes is not None else list(settings.agent_scopes),
         subject_token_type=settings.subject_token_type,
-        resource=settings.resource,
+        resource=resource,
     )
     response = kit.token_request(settings.org_token_url, form, label="Token exchange (RFC 8693)")
     check_exchange_response(response).raise_if_failed()
@@ -63,21 +68,23 @@ def run_token_exchange(
         client_id=settings.agent_client_id,
         subject=decode_unverified(id_token)[1].get("sub", ""),
         requested_scopes=form["scope"],
-        resource=settings.resource,
+        resource=resource,
     ).raise_if_failed()
-    kit.remember("id_jag", response["access_token"], audience=audience, scope=form["scope"])
+    kit.remember(
+        "id_jag", response["access_token"], audience=audience, scope=form["scope"], resource=resource
+    )
     return response
 
 
 def run_jwt_bearer(kit: Kit) -> TokenResponse:
-    """Phase 2 step 3: redeem the ID-JAG at the custom server, check and keep the access token."""
+    """Step 3 (notebook 03): redeem the ID-JAG at the custom server, check and keep the access token."""
     settings = kit.settings
     item = kit.require("id_jag")
     audience = item.extra.get("audience", settings.audience)
     token_url = kit.server_metadata(audience)["token_endpoint"]
     response = kit.token_request(
         token_url,
-        jwt_bearer_form(item.value, resource=settings.resource),
+        jwt_bearer_form(item.value, resource=item.extra.get("resource") or settings.resource),
         label="JWT bearer grant (RFC 7523)",
     )
     kit.mark_used("id_jag")
@@ -94,7 +101,7 @@ def run_jwt_bearer(kit: Kit) -> TokenResponse:
 
 
 def run_api_call(kit: Kit) -> ApiResult:
-    """Phase 3: call API_URL with the access token."""
+    """Step 4 (notebook 04): call API_URL with the access token."""
     return call_api(kit.http, kit.settings.api_url, kit.require("access_token").value)
 
 

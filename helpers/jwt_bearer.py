@@ -1,4 +1,4 @@
-"""Phase 2, step 3: redeem the ID-JAG for an access token at the custom authorization server.
+"""Step 3 (notebook 03): redeem the ID-JAG for an access token at the custom authorization server.
 
 - RFC 7523 §2.1 (the JWT bearer grant: `grant_type`, `assertion`)
 - draft-ietf-oauth-identity-assertion-authz-grant-04 §4.4 (the ID-JAG as the assertion), §4.4.1

@@ -1,4 +1,4 @@
-"""Phase 1: the user signs in (authorization code + PKCE) and the ID token is checked.
+"""Step 1 (notebook 01): the user signs in (authorization code + PKCE) and the ID token is checked.
 
 - RFC 6749 §4.1 (authorization code grant), §4.1.2.1 (error redirect), §10.12 (`state`)
 - RFC 7636 (PKCE, S256 only)

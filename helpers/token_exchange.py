@@ -1,4 +1,4 @@
-"""Phase 2, step 2: exchange the user's ID token for an ID-JAG at the org authorization server.
+"""Step 2 (notebook 02): exchange the user's ID token for an ID-JAG at the org authorization server.
 
 - RFC 8693 §2.1 (request), §2.2.1 (response: `issued_token_type`, `token_type`, `expires_in`)
 - draft-ietf-oauth-identity-assertion-authz-grant-04 ("ID-JAG -04"): §3.1 (the ID-JAG: `typ`,

@@ -1,4 +1,4 @@
-"""Step 1 at the org server: the authorize endpoint, its sign-in page, and the code grant with PKCE.
+"""Step 1 (notebook 01) at the org server: authorize endpoint, sign-in page, code grant with PKCE.
 
 - RFC 6749 §4.1 (authorization code grant), §4.1.2.1 (when to redirect an error, when not)
 - RFC 7636 (PKCE): the sandbox requires S256 from every client; `plain` and no challenge are refused

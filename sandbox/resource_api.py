@@ -1,4 +1,4 @@
-"""Step 4: the demo to-do API, a resource server separate from the authorization servers.
+"""Step 4 (notebook 04): the demo to-do API, a resource server separate from the authorization servers.
 
 - RFC 6750 §2.1 (bearer token in the Authorization header), §3 and §3.1 (WWW-Authenticate, errors)
 - RFC 9728 §2, §3 (protected resource metadata), §5.1 (resource_metadata in WWW-Authenticate)
