@@ -150,14 +150,18 @@ def check_metadata_paths(http: requests.Session, issuer: str) -> Any:
 
     checks = Checklist("Both metadata URLs of the custom server")
     documents = {}
-    for form, reference in (("okta", "Okta (legacy form)"), ("rfc8414", "RFC 8414 §3.1; Okta since 2026.06")):
+    forms = (
+        ("okta", "the legacy URL", "Okta (the form its guides show)"),
+        ("rfc8414", "the RFC 8414 URL", "RFC 8414 §3.1; Okta since 2026.06"),
+    )
+    for form, name, reference in forms:
         url = metadata_url(issuer, form=form)
 
         def probe(url: str = url, form: str = form) -> tuple[str, bool]:
             documents[form] = fetch_metadata(http, issuer, form=form)
-            return f"200, issuer {documents[form]['issuer']}", True
+            return f"200 at {url}, issuer {documents[form]['issuer']}", True
 
-        checks.run(url, f"200, issuer {issuer}", probe, reference)
+        checks.run(name, f"200, issuer {issuer}", probe, reference)
     same = len(documents) == 2 and dict(documents["okta"]) == dict(documents["rfc8414"])
     checks.add("the two documents", "identical", "identical" if same else "different", same, "RFC 8414 §3")
     return checks

@@ -15,7 +15,8 @@ from typing import Any
 
 from .checks import Checklist
 from .constants import DEFAULT_CLOCK_SKEW, GRANT_JWT_BEARER
-from .jwts import looks_like_jwt
+from .display import KeyValues
+from .jwts import decode_unverified, looks_like_jwt
 from .oauth import TokenResponse
 
 RFC6749 = "RFC 6749 §5.1"
@@ -150,3 +151,12 @@ def check_access_token(
     )
     checks.lifetime(claims, now=now, skew=skew, exp_reference="RFC 9068 §4", iat_reference="RFC 9068 §2.2")
     return checks
+
+
+def audiences(tokens: dict[str, str]) -> KeyValues:
+    """Show the `aud` of each named access token (RFC 9068 §2.2: whom each one is for)."""
+    rows = []
+    for name, token in tokens.items():
+        aud = decode_unverified(token, what=f"access token ({name})")[1].get("aud")
+        rows.append((name, aud))
+    return KeyValues("Whom each access token is for (aud)", rows)
