@@ -110,7 +110,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return _refused(response)
     item = response.json()
     print(
-        f'Connected: {item["client_id"]} may get ID-JAGs for {item["audience"]} '
+        f"Connected: {item['client_id']} may get ID-JAGs for {item['audience']} "
         f'(scopes {" ".join(item["scopes"])}; connection "{item["name"]}").'
     )
     print(f"The server there finds the org's keys at {url}/.well-known/openid-configuration (jwks_uri).")
@@ -146,5 +146,5 @@ def cmd_connections(args: argparse.Namespace) -> int:
     for item in response.json():
         where = item["audience"] or f"{url}/oauth2/{item['authorization_server']}"
         scopes = " ".join(item["scopes"])
-        print(f'{item["name"]}: {item["client_id"]} -> {where} [{scopes}] ({item["source"]})')
+        print(f"{item['name']}: {item['client_id']} -> {where} [{scopes}] ({item['source']})")
     return 0
