@@ -31,7 +31,7 @@ from flask import Flask, Response, jsonify, request
 from jose import jwk as jose_jwk
 from jose import jwt as jose_jwt
 from jose.exceptions import JOSEError
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .constants import ACCESS_TOKEN_JWT_TYP, CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_JWT_BEARER
 from .errors import ConfigError, ResponseError
@@ -149,7 +149,7 @@ class ResourceServer:
         """Listen on 127.0.0.1 and an ephemeral port, in a daemon thread; return self."""
         if self._server is None:
             # Loopback only: this server is for learning and testing, never exposed.
-            self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+            self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Quiet)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name=f"resource server {self.name}", daemon=True
             )
@@ -392,6 +392,13 @@ def connect_in_sandbox(
     return SandboxConnection(
         http, org_url, api_token, item["name"], item["client_id"], item["audience"], tuple(item["scopes"])
     )
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log line per request (a notebook's output would fill with them)."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        return None
 
 
 def _jose_private(key: AgentKey) -> Any:

@@ -142,7 +142,7 @@ class AdminApi:
             return okta_error(401, "E0000011", "Invalid token provided")
         if not runtime_connections(self.sandbox).remove(name):
             return okta_error(404, "E0000007", f"Not found: Resource not found: {name} (ResourceConnection)")
-        return _no_store(Response(status=204))
+        return _no_store(Response(), 204)
 
     # --- minted ID-JAGs (sandbox only) ---------------------------------------------------------
 
