@@ -166,8 +166,8 @@ class AdminApi:
         unknown = sorted(set(data) - {"audience", "client_id", "scope", "subject", "claims", "header"})
         if unknown:
             raise BadRequest(unknown[0], f"unknown member(s) {unknown}")
-        claim_overrides = data.get("claims") or {}
-        header_overrides = data.get("header") or {}
+        claim_overrides = data["claims"] if data.get("claims") is not None else {}
+        header_overrides = data["header"] if data.get("header") is not None else {}
         if not isinstance(claim_overrides, dict):
             raise BadRequest("claims", "claims is not a JSON object")
         if not isinstance(header_overrides, dict):

@@ -58,7 +58,9 @@ class ValidatorOnlyProvider:
         except IdentityAssertionError:
             raise TokenError(error="invalid_grant", error_description="Invalid identity assertion") from None
         scope = claims.get("scope") if isinstance(claims.get("scope"), str) else None
-        return OAuthToken(access_token=secrets.token_urlsafe(32), token_type="Bearer", expires_in=300, scope=scope)
+        return OAuthToken(
+            access_token=secrets.token_urlsafe(32), token_type="Bearer", expires_in=300, scope=scope
+        )
 
 
 class FastMcpTarget:

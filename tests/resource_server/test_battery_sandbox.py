@@ -56,7 +56,9 @@ def test_okta_descriptions_are_the_catalog_s() -> None:
         assert (entry.status, entry.error, entry.description) == (status, error, description), code
 
 
-def test_an_okta_shaped_target_must_give_okta_s_exact_description(sb: RunningSandbox, agent: AgentKey) -> None:
+def test_an_okta_shaped_target_must_give_okta_s_exact_description(
+    sb: RunningSandbox, agent: AgentKey
+) -> None:
     """A refusal with the right error but another description fails an Okta-shaped row, passes otherwise."""
     from helpers.conformance import Answer, judge, refused
 

@@ -92,4 +92,7 @@ def test_the_summary_by_level(report: Report) -> None:
     assert "MUST 27/32, SHOULD 2/2, Okta 2/4, EMA 1/1" in summary
     # Every refusal it makes is the validator's one generic answer, or the SDK's client authentication.
     refusals = {r.received for r in report.rows if r.id.startswith("refuse.") and r.passed}
-    assert refusals == {'400 invalid_grant "Invalid identity assertion"', '401 invalid_client "Invalid client_secret"'}
+    assert refusals == {
+        '400 invalid_grant "Invalid identity assertion"',
+        '401 invalid_client "Invalid client_secret"',
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from ras_support import AGENT, idp_of
@@ -20,7 +19,9 @@ OTHER_SECRET = "reporting-app-secret-for-the-weak-server"
 
 
 @pytest.fixture(scope="module")
-def weak(sb: RunningSandbox, agent: AgentKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResourceServer]:
+def weak(
+    sb: RunningSandbox, agent: AgentKey, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ResourceServer]:
     server = weak_server(
         trusted_issuer=sb.url,
         key_file=tmp_path_factory.mktemp("weak") / "signing.pem",

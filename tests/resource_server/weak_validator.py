@@ -75,7 +75,10 @@ def weak_server(*, trusted_issuer: str, key_file: Path, clients: list[Registered
         if "scope" in request.form:
             raise Refusal("invalid_request", "no scope parameter")
         return server.issue_access_token(
-            subject=claims["sub"], client_id=request.client_id, scopes=granted, audience="https://notes.example/api"
+            subject=claims["sub"],
+            client_id=request.client_id,
+            scopes=granted,
+            audience="https://notes.example/api",
         )
 
     server.jwt_bearer = redeem
