@@ -68,3 +68,16 @@ def test_an_okta_shaped_target_must_give_okta_s_exact_description(
     assert not judge(expect, answer, okta_shaped=True)
     assert not judge(expect, Answer(401, {"error": "invalid_grant"}, ""), okta_shaped=False)
     assert not judge(expect, Answer(400, {"error": "invalid_request"}, ""), okta_shaped=False)
+
+
+def test_the_docs_list_every_row_of_the_battery() -> None:
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "resource-server.md").read_text(encoding="utf-8")
+    full_list = docs.split("## The full list of rows")[1]
+    listed = re.findall(r"^\| `((?:metadata|accept|refuse)\.[a-z_0-9]+)` \|", full_list, flags=re.M)
+    assert listed == [r.id for r in RULES]
+    for rule in RULES:
+        line = next(line for line in docs.splitlines() if line.startswith(f"| `{rule.id}` |"))
+        assert f"| {rule.level} |" in line, rule.id
