@@ -15,6 +15,10 @@ STAMP := $(VENV)/.requirements.stamp
 PYTEST_ARGS ?=
 EXPORT_ARGS ?=
 BENCH_ARGS ?=
+# The conformance battery's target (default: the sandbox's own custom server `default`, with the agent's key).
+CONFORMANCE_ARGS ?= --org http://127.0.0.1:8400 --data-dir .sandbox --issuer http://127.0.0.1:8400/oauth2/default \
+	--client-id wlpSandboxAgent00001 --private-key .keys/agent.pem --scope todo.read --ungranted-scope todo.admin \
+	--okta-shaped
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab test lint sandbox sandbox-start sandbox-stop sandbox-status notebooks export exercises bench clean
@@ -27,6 +31,7 @@ help:
 	@echo "make sandbox   run the sandbox in the foreground"
 	@echo "make notebooks re-run the notebooks headless and store their outputs (for authors)"
 	@echo "make bench     run the benchmarks and print their figures (BENCH_ARGS=\"endpoints fuzz\")"
+	@echo "make conformance  run the ID-JAG conformance battery against a resource authorization server (CONFORMANCE_ARGS)"
 	@echo "make exercises write the blank exercise notebooks to exercises/ (for trainers)"
 	@echo "make export    publish the notebooks: HTML, Markdown, index in exports/ (EXPORT_ARGS=\"--out DIR 00 01\")"
 
@@ -84,6 +89,11 @@ export: setup
 # Figures, not pass/fail: per-endpoint latency, throughput, notebooks, client assertions, a long fuzz run.
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The ID-JAG conformance battery (helpers/conformance.py; docs/resource-server.md); exits 1 on a failed row.
+.PHONY: conformance
+conformance: setup
+	$(BIN)/python -m helpers.conformance $(CONFORMANCE_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

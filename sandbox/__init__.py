@@ -17,6 +17,9 @@ lists them, with the date each source was checked. One module per job:
     keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing
     replay.py          thread-safe expiring stores (jti replay caches, codes, sign-in transactions)
     serving.py, cli.py waitress serving and `python -m sandbox`
+    external.py        resource connections to external resource authorization servers (any issuer)
+    admin.py           SSWS-protected admin API: run-time resource connections, minted ID-JAGs (tests)
+    connect_cli.py     `python -m sandbox connect | disconnect | connections`
     testing.py         `running_sandbox()` for tests
 
 `sandbox` never imports `helpers` (the two meet only over HTTP).

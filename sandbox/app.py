@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from . import authorize, system_log
+from . import admin, authorize, system_log
 from .constants import ORG_AUTHORIZE_PATH, ORG_KEYS_PATH, ORG_TOKEN_PATH, ORG_USERINFO_PATH
 from .core import Sandbox
 from .errors import SandboxError, refuse
@@ -90,6 +90,8 @@ def create_app(sandbox: Sandbox) -> Flask:
     app.extensions["sandbox_servers"] = {"org": org, "custom": customs, "api": api}
     # The System Log (GET /api/v1/logs, SSWS token) and X-Okta-Request-Id on every response.
     system_log.register(app, sandbox)
+    # Run-time resource connections and minted ID-JAGs for conformance tests (same SSWS token).
+    admin.register(app, sandbox)
 
     def custom(server_id: str) -> CustomServer:
         server = customs.get(server_id)

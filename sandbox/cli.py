@@ -7,6 +7,8 @@
     python -m sandbox stop   [--data-dir .sandbox]
     python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...]   # exit 0 running, 3 not
     python -m sandbox token  [--data-dir .sandbox]   # the System Log API token (SSWS), for OKTA_API_TOKEN
+    python -m sandbox connect --client ID --audience URL --scopes "a b"   # ID-JAGs for an external server
+    python -m sandbox disconnect --name NAME | connections                # (sandbox/connect_cli.py)
 
 The sandbox binds 127.0.0.1 unless told otherwise; another address needs `--allow-remote`.
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 import requests
 
+from . import connect_cli
 from .config import ConfigError, SandboxConfig, load_config, with_redirect_uris
 from .serving import is_loopback, make_served_sandbox
 from .system_log import ensure_api_token
@@ -87,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "token", help="print the System Log API token (Authorization: SSWS …), creating it if missing"
     )
     token.add_argument("--data-dir", default=".sandbox")
+    parser.set_defaults(extra_handlers=connect_cli.add_parsers(sub))
     return parser
 
 
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "stop": cmd_stop,
         "status": cmd_status,
         "token": cmd_token,
+        **args.extra_handlers,
     }
     return handlers[args.command](args)
 

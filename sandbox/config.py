@@ -118,12 +118,24 @@ class AuthServer:
 
 @dataclass(frozen=True)
 class ResourceConnection:
-    """The org server's policy for ID-JAGs: this client may get them for this server and scopes."""
+    """The org server's policy for ID-JAGs: this client may get them for this server and scopes.
+
+    The target is either a custom server of the sandbox (`authorization_server`, its id) or an external
+    resource authorization server the sandbox does not host (`audience`, its issuer URL exactly, with
+    the RFC 8707 `resources` it serves): the ID-JAG's `aud` is then that URL (sandbox/external.py).
+    """
 
     name: str
     client_id: str
-    authorization_server: str
+    authorization_server: str | None
     scopes: tuple[str, ...]
+    audience: str | None = None
+    resources: tuple[str, ...] = ()
+
+    @property
+    def is_external(self) -> bool:
+        """True when the target is an authorization server the sandbox does not host."""
+        return self.audience is not None
 
 
 @dataclass(frozen=True)
@@ -544,6 +556,12 @@ def _parse_connections(
     connections = []
     for name in table.data:
         t = table.table(name)
+        if "audience" in t.data:
+            # An external resource authorization server (sandbox/external.py checks the values).
+            from .external import parse_external_connection
+
+            connections.append(parse_external_connection(t, name, clients))
+            continue
         connection = ResourceConnection(
             name=name,
             client_id=t.str("client_id", required=True),

@@ -49,6 +49,7 @@ from .constants import (
     TOKEN_EXCHANGE,
 )
 from .errors import refuse
+from .external import ExternalTarget, external_target
 from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
 from .models import OAuthClient, SandboxRequest
 
@@ -321,14 +322,22 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
 
         # ID-JAG -04 §4.3: audience is the issuer identifier of the target authorization server.
         audiences = self.request.values("audience")
-        server = sandbox.server_by_issuer(audiences[0]) if len(audiences) == 1 else None
+        server: AuthServer | ExternalTarget | None = (
+            sandbox.server_by_issuer(audiences[0]) if len(audiences) == 1 else None
+        )
+        if server is None and len(audiences) == 1:
+            # An external resource authorization server named by a resource connection (external.py).
+            server = external_target(sandbox, audiences[0])
         if server is None:
             raise refuse("token_exchange_invalid_audience", client_id=client_id, audience=" ".join(audiences))
         resources = self.request.values("resource")
         if len(resources) > 1:
             raise refuse("too_many_resources", 1, client_id=client_id)
         resource = resources[0] if resources else None
-        if resource is not None and resource not in sandbox.server_resources(server):
+        known_resources = (
+            server.resources if isinstance(server, ExternalTarget) else sandbox.server_resources(server)
+        )
+        if resource is not None and resource not in known_resources:
             raise refuse("token_exchange_invalid_resource", client_id=client_id, resource=resource)
 
         requested = (form.get("scope") or "").split()
@@ -349,15 +358,20 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         self.request.user = subject.who.user
         self.request.scope = " ".join(granted)
         self._target = server
+        # ID-JAG -04 §3.1: aud is the target's issuer, exactly as the audience named it.
+        self._target_issuer = audiences[0]
         self._subject = subject
         self._resource = resource
 
     def _granted_scopes(
-        self, client: OAuthClient, server: AuthServer, requested: list[str], subject: Subject
+        self, client: OAuthClient, server: AuthServer | ExternalTarget, requested: list[str], subject: Subject
     ) -> list[str]:
         """Apply the resource connections: which scopes this client may get for this server."""
         client_id = client.get_client_id()
-        connections = self.sandbox.config.connections_for(client_id, server.id)
+        if isinstance(server, ExternalTarget):
+            connections = server.connections_for(client_id)
+        else:
+            connections = self.sandbox.config.connections_for(client_id, server.id)
         if not connections:
             # No resource connection from this client to that server: a target the org will not serve.
             raise refuse("invalid_target", client_id=client_id, user_id=subject.who.id, audience=server.id)
@@ -377,7 +391,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         claims: dict[str, Any] = {
             "iss": sandbox.issuer,
             "sub": who.id,
-            "aud": sandbox.server_issuer(self._target.id),
+            "aud": self._target_issuer,
             # draft -04 §3.1: client_id is REQUIRED (the client's id at the target; at Okta the same id).
             # Okta's machine-access examples show no client_id; the kit follows the draft.
             "client_id": self.request.client.get_client_id(),
