@@ -30,6 +30,7 @@ Event types (Okta-like names; `EVENT_TYPES` below is the documented list):
     app.oauth2.as.token.grant                 custom /token refused before a grant was known
     app.oauth2.userinfo.read                  /userinfo refused
     resource.api.access                       the demo API: a call allowed or refused
+    resource.mcp.access                       the MCP server: a request allowed or refused
     system.http.request                       anything else refused (unknown path, method, size)
 """
 
@@ -73,6 +74,9 @@ ORG_TOKEN_REQUEST = "app.oauth2.token.grant"
 CUSTOM_TOKEN_REQUEST = "app.oauth2.as.token.grant"
 USERINFO = "app.oauth2.userinfo.read"
 API_ACCESS = "resource.api.access"
+#: The sandbox's MCP server (sandbox/mcp_server.py): its requests run under this Flask endpoint name.
+MCP_ACCESS = "resource.mcp.access"
+MCP_ENDPOINT = "mcp_access"
 HTTP_REQUEST = "system.http.request"
 
 #: eventType -> (displayMessage, what it records). The README's troubleshooting section lists these.
@@ -120,6 +124,7 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     ),
     USERINFO: ("OIDC userinfo request", "/oauth2/v1/userinfo refused"),
     API_ACCESS: ("Demo API request", "the demo to-do API: a call allowed or refused (the API's own log)"),
+    MCP_ACCESS: ("MCP server request", "the sandbox's MCP server: a request allowed or refused"),
     HTTP_REQUEST: (
         "HTTP request refused",
         "anything else refused: unknown path, wrong method, body too large",
@@ -374,6 +379,8 @@ def event_type_for(internal_code: str | None) -> str:
         return USERINFO
     if endpoint.startswith("api_") and endpoint != "api_metadata":
         return API_ACCESS
+    if endpoint == MCP_ENDPOINT:
+        return MCP_ACCESS
     return HTTP_REQUEST
 
 
