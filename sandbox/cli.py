@@ -220,9 +220,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _print_banner(
-        served.url, config, data_dir, extra_redirect_uris=args.redirect_uri, mcp_url=served.mcp_url
-    )
+    _print_banner(served.url, config, data_dir, extra_redirect_uris=args.redirect_uri, mcp_url=served.mcp_url)
     try:
         served.run()
     finally:
