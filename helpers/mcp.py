@@ -963,38 +963,61 @@ class SdkRun:
 
     title: str
     calls: list[McpCall]
+    skipped: str | None = None
+    #: What the SDK's transport raised as the session closed (a failed request inside its auth flow).
+    close_error: BaseException | None = None
+    #: The kit's token exchanges the provider's `assertion_provider` made (the IdP leg, not the SDK's).
+    idp_exchanges: list[Exchange] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when every call returned a result."""
-        return all(call.ok for call in self.calls)
+        """True when every call returned a result (False when skipped)."""
+        return not self.skipped and bool(self.calls) and all(call.ok for call in self.calls)
 
     @property
     def error(self) -> BaseException | None:
-        """The innermost error the SDK raised, if any."""
+        """What went wrong, innermost: the transport's error when a call only saw the connection close."""
         for call in self.calls:
             if call.error is not None:
+                if self.close_error is not None:
+                    return _first_error(self.close_error)
                 return _first_error(call.error)
         return None
 
     @property
     def exchanges(self) -> list[Exchange]:
-        """Every HTTP exchange, in order (the SDK's own token request among them)."""
+        """Every HTTP exchange the SDK made, in order (its own token requests among them)."""
         return [e for call in self.calls for e in call.exchanges]
 
     def token_requests(self) -> list[Exchange]:
         """The SDK's requests to a token endpoint (forms), in order."""
         return [e for e in self.exchanges if e.form is not None and "grant_type" in e.form]
 
+    def timeline(self) -> list[tuple[str, Exchange]]:
+        """Every exchange in the order it was made: ("SDK", …) or ("assertion_provider", …)."""
+        tagged = [("SDK", e) for e in self.exchanges] + [
+            ("assertion_provider", e) for e in self.idp_exchanges
+        ]
+        return sorted(tagged, key=lambda pair: pair[1].started_at)
+
     def text(self) -> str:
-        """One line per exchange, the SDK's token request in full, then the outcome."""
+        """One line per exchange, the SDK's token requests in full, then the outcome."""
         lines = [self.title]
-        for exchange in self.exchanges:
-            what = exchange.request_json.get("method") if isinstance(exchange.request_json, dict) else None
+        if self.skipped:
+            return "\n".join([*lines, f"Skipped: {self.skipped}"])
+        for who, exchange in self.timeline():
+            body = exchange.request_json
+            what = body.get("method") if isinstance(body, dict) else None
             if what is None and exchange.form is not None:
-                what = exchange.form.get("grant_type", "a form")
+                grant = exchange.form.get("grant_type", "a form")
+                what = grant + (
+                    f", audience={exchange.form.get('audience')}, resource={exchange.form.get('resource')}"
+                    if who != "SDK"
+                    else ""
+                )
             lines.append(
-                f"  {exchange.method} {redact_url(exchange.url)} ({what or 'no body'}) -> {exchange.status}"
+                f"  {who:<18} {exchange.method} {redact_url(exchange.url)} ({what or 'no body'}) "
+                f"-> {exchange.status}"
             )
         for exchange in self.token_requests():
             lines.append("The SDK's token request:")
@@ -1038,7 +1061,7 @@ def run_sdk(
                 calls.append(call)
                 if not call.ok:
                     break
-    return SdkRun(title, calls)
+    return SdkRun(title, calls, close_error=session.close_error)
 
 
 def provider_without_secret(server_url: str, issuer: str, client_id: str) -> str:
@@ -1060,3 +1083,119 @@ def provider_without_secret(server_url: str, issuer: str, client_id: str) -> str
     except ValueError as exc:
         return f"ValueError: {exc}"
     return "accepted (the SDK changed: review the notebook's text)"
+
+
+class SdkDemo:
+    """The MCP SDK's `IdentityAssertionOAuthProvider` against the sandbox, four ways (notebook 07).
+
+    The provider does only the last leg (the JWT bearer grant): its `assertion_provider(audience,
+    resource)` gets the ID-JAG from the kit's token exchange. The secret client is the sandbox's
+    (`0oaMcpSdkClient00001`); against an Okta org every run says it is skipped and sends nothing.
+    """
+
+    def __init__(self, kit: Any, mcp_settings: McpSettings, *, server_url: str, issuer: str) -> None:
+        self.kit = kit
+        self.settings = mcp_settings
+        self.server_url = server_url
+        self.issuer = issuer
+        self._id_token: str | None = None
+
+    def _skip(self, title: str) -> SdkRun | None:
+        if not self.kit.settings.is_sandbox:
+            return SdkRun(
+                title,
+                [],
+                skipped="sandbox only: it signs the demo user in to the sandbox's secret client, headless "
+                "(an Okta AI agent has no client secret)",
+            )
+        return None
+
+    def id_token(self) -> str:
+        """The demo user's ID token issued to the secret client (made once)."""
+        if self._id_token is None:
+            self._id_token = sign_in_sdk_client(self.kit, self.settings)
+        return self._id_token
+
+    def _run(self, title: str, provider: Any, tools: list[tuple[str, dict[str, Any]]]) -> SdkRun:
+        start = len(self.kit.http.exchanges)
+        run = run_sdk(self.kit, self.server_url, provider, tools=tools, title=title)
+        run.idp_exchanges = [
+            e for e in self.kit.http.exchanges[start:] if e.label.startswith("assertion_provider")
+        ]
+        return run
+
+    def working(self) -> SdkRun:
+        """A client with a secret, no `scope` configured: add a to-do, then list them."""
+        title = "The SDK's provider, a client with a secret, no scope configured"
+        skipped = self._skip(title)
+        if skipped:
+            return skipped
+        provider = sdk_provider(
+            self.kit, self.settings, server_url=self.server_url, issuer=self.issuer, id_token=self.id_token()
+        )
+        return self._run(
+            title, provider, [("add_todo", {"title": "Added by the MCP SDK"}), ("list_todos", {})]
+        )
+
+    def with_scope(self, scope: str) -> SdkRun:
+        """The same client with `scope` configured: the provider sends it in the JWT bearer request."""
+        title = f'The SDK\'s provider with scope="{scope}"'
+        skipped = self._skip(title)
+        if skipped:
+            return skipped
+        provider = sdk_provider(
+            self.kit,
+            self.settings,
+            server_url=self.server_url,
+            issuer=self.issuer,
+            id_token=self.id_token(),
+            scope=scope,
+        )
+        return self._run(title, provider, [("list_todos", {})])
+
+    def after_insufficient_scope(self) -> SdkRun:
+        """An ID-JAG with todo.read only, then `add_todo`: after the 403 the provider asks with scope."""
+        title = "The SDK's provider after a 403 insufficient_scope"
+        skipped = self._skip(title)
+        if skipped:
+            return skipped
+        provider = sdk_provider(
+            self.kit,
+            self.settings,
+            server_url=self.server_url,
+            issuer=self.issuer,
+            id_token=self.id_token(),
+            id_jag_scopes="todo.read",
+        )
+        return self._run(title, provider, [("add_todo", {"title": "Needs todo.write"})])
+
+    def as_the_agent(self, made_up_secret: str = "no-such-secret") -> SdkRun:  # noqa: S107 - not a secret
+        """The kit's agent (private_key_jwt only) in the provider, which can only send a client secret."""
+        from anyio import to_thread
+        from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
+
+        title = "The SDK's provider as the AI agent (a made-up secret: the agent has none)"
+        kit = self.kit
+
+        def exchange(audience: str, resource: str) -> str:
+            response = exchange_for_mcp(
+                kit,
+                audience=audience,
+                resource=resource,
+                scopes="todo.read",
+                label="assertion_provider: the agent's token exchange (RFC 8693)",
+            )
+            return response["access_token"]
+
+        async def provider(audience: str, resource: str) -> str:
+            return await to_thread.run_sync(exchange, audience, resource)
+
+        sdk = IdentityAssertionOAuthProvider(
+            server_url=self.server_url,
+            storage=MemoryTokenStorage(),
+            client_id=kit.settings.agent_client_id,
+            client_secret=made_up_secret,
+            issuer=self.issuer,
+            assertion_provider=provider,
+        )
+        return self._run(title, sdk, [("list_todos", {})])
