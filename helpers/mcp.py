@@ -70,7 +70,7 @@ SDK_CLIENT_SECRET_VAR = "MCP_SDK_CLIENT_SECRET"
 
 
 def sdk_version() -> str:
-    """The installed MCP Python SDK's version (requirements.txt pins it)."""
+    """Return the installed MCP Python SDK's version (requirements.txt pins it)."""
     return importlib.metadata.version("mcp")
 
 
@@ -84,7 +84,7 @@ class McpSettings:
     sdk_client_secret: str = field(repr=False)
 
     def describe(self) -> KeyValues:
-        """The settings as a table, the secret hidden."""
+        """Show the settings as a table, the secret hidden."""
         return KeyValues(
             "MCP settings",
             [
@@ -96,7 +96,7 @@ class McpSettings:
 
 
 def _env_value(settings: Settings, name: str) -> str:
-    """A variable as the kit reads its own: the environment first, then the env file."""
+    """Read a variable as the kit reads its own: the environment first, then the env file."""
     if name in os.environ:
         return os.environ[name].strip()
     path = settings.env_file
@@ -107,13 +107,21 @@ def _env_value(settings: Settings, name: str) -> str:
 
 
 def load_mcp_settings(settings: Settings) -> McpSettings:
-    """MCP_SERVER_URL (environment, then env file; against the sandbox, the URL its index names) and the
-    SDK client (MCP_SDK_CLIENT_ID / MCP_SDK_CLIENT_SECRET; against the sandbox, its secret client).
+    """Load MCP_SERVER_URL and the SDK's client (MCP_SDK_CLIENT_ID / _SECRET): environment, then env file.
+
+    Against the sandbox, the defaults are the URL its index document names and its secret client.
 
     Raises:
         ConfigError: no MCP server URL, or one that is not an absolute http(s) URL without a fragment.
     """
     url = _env_value(settings, SERVER_URL_VAR) or (sandbox_mcp_url(settings) if settings.is_sandbox else "")
+    if not url and settings.is_sandbox:
+        raise ConfigError(
+            f"{SERVER_URL_VAR} is empty and the sandbox at {settings.org_url} names no MCP server (it was "
+            "started before it had one, or with --mcp-port -1): restart it (python -m sandbox stop, then "
+            "make lab), or set MCP_SERVER_URL",
+            problems=[f"{SERVER_URL_VAR} is empty"],
+        )
     if not url:
         raise ConfigError(
             f"{SERVER_URL_VAR} is empty, expected your MCP server's URL (its RFC 9728 resource identifier, "
@@ -135,7 +143,7 @@ def load_mcp_settings(settings: Settings) -> McpSettings:
 
 
 def sandbox_mcp_url(settings: Settings) -> str:
-    """The MCP server URL the local sandbox's index document names (`GET {org}/`), or ""."""
+    """Return the MCP server URL the local sandbox's index document names (`GET {org}/`), or ""."""
     import requests
 
     try:
@@ -228,7 +236,7 @@ class Recorder:
         self.http.record_exchange(exchange)
 
     def hooks(self) -> dict[str, list[Callable[..., Awaitable[None]]]]:
-        """The `event_hooks` argument of an httpx2.AsyncClient."""
+        """Return the `event_hooks` argument of an httpx2.AsyncClient."""
         return {"request": [self.on_request], "response": [self.on_response]}
 
     @contextmanager
@@ -246,7 +254,7 @@ class Recorder:
 
 # --- one MCP call as the kit shows it -------------------------------------------------------------------
 def _first_error(exc: BaseException) -> BaseException:
-    """The innermost first exception of (nested) exception groups: what the SDK actually raised."""
+    """Return the innermost first exception of (nested) exception groups: what the SDK raised."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
@@ -299,7 +307,7 @@ class McpCall:
         return getattr(self.result, "structured_content", None)
 
     def messages(self) -> list[tuple[str, Any]]:
-        """The JSON-RPC messages in order: ("→", request) and ("←", response or HTTP status)."""
+        """Return the JSON-RPC messages in order: ("→", request) and ("←", response or HTTP status)."""
         out: list[tuple[str, Any]] = []
         for exchange in self.exchanges:
             if exchange.request_json is not None:
@@ -314,13 +322,13 @@ class McpCall:
         return out
 
     def curl(self) -> Any:
-        """The last request as cURL (redacted, and replayable with `$ACCESS_TOKEN`)."""
+        """Render the last request as cURL (redacted, and replayable with `$ACCESS_TOKEN`)."""
         if self.last is None:
             raise LookupError("no request was sent")
         return self.last.curl()
 
     def summary(self) -> str:
-        """The outcome in one line: what the SDK returned, or what it raised."""
+        """Say the outcome in one line: what the SDK returned, or what it raised."""
         if self.error is not None:
             error = _first_error(self.error)
             status = f" (HTTP {self.status})" if self.status is not None and self.status >= 400 else ""
@@ -345,7 +353,7 @@ class McpCall:
         return stable_json(_plain(self.result), indent=None)
 
     def text(self) -> str:
-        """Each HTTP exchange with its JSON-RPC request and response, then the outcome."""
+        """Render each HTTP exchange with its JSON-RPC request and response, then the outcome."""
         lines = [f"MCP {self.what}: {len(self.exchanges)} HTTP exchange(s)"]
         for exchange in self.exchanges:
             lines.append(_exchange_text(exchange))
@@ -368,7 +376,7 @@ def _indented(value: Any, prefix: str = "    ") -> list[str]:
 
 
 def _exchange_text(exchange: Exchange) -> str:
-    """An MCP exchange: request line, the headers that matter, the JSON-RPC messages both ways."""
+    """Render an MCP exchange: request line, the headers that matter, the JSON-RPC messages both ways."""
     record = exchange.record(redact=exchange.redact, body_limit=800)
     lines = [f"{exchange.method} {redact_url(exchange.url)} -> {exchange.status} {exchange.reason}"]
     for name in ("Authorization", "Mcp-Protocol-Version"):
@@ -404,7 +412,7 @@ class JsonRpcLog:
         self.entries = messages
 
     def text(self) -> str:
-        """One block per message: the direction, then the JSON."""
+        """Render one line per message: the direction, then the JSON."""
         lines = [f"JSON-RPC messages: {len(self.entries)}"]
         for arrow, message in self.entries:
             body = stable_json(message, indent=None) if isinstance(message, (dict, list)) else str(message)
@@ -464,7 +472,7 @@ class McpSession:
         )
 
     def initialize(self) -> McpCall:
-        """Connect: the `initialize` request and `notifications/initialized` (never raises; see `.error`)."""
+        """Connect: send `initialize` and `notifications/initialized` (never raises; see `.error`)."""
         from mcp.client import Client
         from mcp.client.streamable_http import streamable_http_client
         from mcp.types import Implementation
@@ -522,11 +530,11 @@ class McpSession:
         return call
 
     def list_tools(self) -> McpCall:
-        """`tools/list`: the tools the server offers, with their input schemas."""
+        """Send `tools/list`: the tools the server offers, with their input schemas."""
         return self._call("tools/list", self._client.list_tools if self._client else _never)
 
     def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> McpCall:
-        """`tools/call` of one tool with its arguments."""
+        """Send `tools/call` of one tool with its arguments."""
         client = self._client
 
         async def call() -> Any:
@@ -535,7 +543,7 @@ class McpSession:
         return self._call(f"tools/call {name}", call)
 
     def messages(self) -> JsonRpcLog:
-        """Every JSON-RPC message of the session so far."""
+        """Return every JSON-RPC message of the session so far."""
         return JsonRpcLog([m for call in self.calls for m in call.messages()])
 
     def close(self) -> None:
@@ -587,7 +595,7 @@ class ResourceMetadata(dict):
 
 
 def resource_metadata_url(resource: str) -> str:
-    """RFC 9728 §3.1: the well-known segment inserted between the resource's host and its path."""
+    """Return the metadata URL of a resource (RFC 9728 §3.1: the well-known segment after the host)."""
     parts = urlsplit(resource)
     path = parts.path.rstrip("/") if parts.path != "/" else ""
     return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{path}"
@@ -731,7 +739,7 @@ def check_ema_id_jag(
     id_jag: str, *, jwks: dict[str, Any], issuer: str, audience: str, resource: str, client_id: str,
     subject: str, requested_scopes: list[str] | tuple[str, ...] | str,
 ) -> Checklist:  # fmt: skip
-    """The ID-JAG checks of ID-JAG -04 §3.1, and EMA's rules for an MCP server's ID-JAG."""
+    """Check an ID-JAG for an MCP server: ID-JAG -04 §3.1, then EMA §4, §4.3 and §7.4.2."""
     checks = check_id_jag(
         id_jag,
         jwks=jwks,
@@ -780,7 +788,7 @@ def pair_probe(kit: Any, *, other_audience: str, resource: str, scopes: str) -> 
 
 
 def check_pair_refused(answer: TokenResponse | OAuthError) -> Checklist:
-    """The IdP refused an (audience, resource) pair it does not keep (EMA §7.6.1)."""
+    """Check that the IdP refused an (audience, resource) pair it does not keep (EMA §7.6.1)."""
     checks = Checklist("The IdP keeps (audience, resource) pairs")
     refused = isinstance(answer, OAuthError)
     got = f"HTTP {answer.status} {answer.error}" if refused else f"HTTP {answer.status} an ID-JAG"
@@ -810,7 +818,7 @@ def check_mcp_access_token(
     access_token: str, *, jwks: dict[str, Any], issuer: str, resource: str, client_id: str,
     id_jag_claims: dict[str, Any],
 ) -> Checklist:  # fmt: skip
-    """The access token checks (RFC 9068 §4), with `aud` the MCP server (EMA §5.1) and EMA's scope rule."""
+    """Check an access token for the MCP server: RFC 9068 §4, `aud` (EMA §5.1), scopes (EMA §7.2.1)."""
     checks = check_access_token(
         access_token,
         jwks=jwks,
@@ -907,8 +915,7 @@ def sign_in_sdk_client(kit: Any, mcp_settings: McpSettings) -> str:
 def sdk_assertion_provider(
     kit: Any, mcp_settings: McpSettings, id_token: str, *, scopes: str
 ) -> Callable[[str, str], Awaitable[str]]:
-    """The provider's `assertion_provider(audience, resource)`: a real token exchange at the IdP, by the
-    SDK's client (client_secret_post), with the audience and resource the SDK passes (EMA §4)."""
+    """Make the provider's `assertion_provider(audience, resource)`: a token exchange (EMA §4)."""
     from anyio import to_thread
 
     def exchange(audience: str, resource: str) -> str:
@@ -943,7 +950,7 @@ def sdk_provider(
     client_id: str | None = None,
     client_secret: str | None = None,
 ) -> Any:
-    """The SDK's `IdentityAssertionOAuthProvider` for the MCP server, fed by the kit's token exchange."""
+    """Build the SDK's `IdentityAssertionOAuthProvider` for the MCP server, fed by a real token exchange."""
     from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
 
     return IdentityAssertionOAuthProvider(
@@ -990,18 +997,18 @@ class SdkRun:
         return [e for call in self.calls for e in call.exchanges]
 
     def token_requests(self) -> list[Exchange]:
-        """The SDK's requests to a token endpoint (forms), in order."""
+        """Return the SDK's requests to a token endpoint (forms), in order."""
         return [e for e in self.exchanges if e.form is not None and "grant_type" in e.form]
 
     def timeline(self) -> list[tuple[str, Exchange]]:
-        """Every exchange in the order it was made: ("SDK", …) or ("assertion_provider", …)."""
+        """Return every exchange in the order it was made: ("SDK", …) or ("assertion_provider", …)."""
         tagged = [("SDK", e) for e in self.exchanges] + [
             ("assertion_provider", e) for e in self.idp_exchanges
         ]
         return sorted(tagged, key=lambda pair: pair[1].started_at)
 
     def text(self) -> str:
-        """One line per exchange, the SDK's token requests in full, then the outcome."""
+        """Render one line per exchange, the SDK's token requests in full, then the outcome."""
         lines = [self.title]
         if self.skipped:
             return "\n".join([*lines, f"Skipped: {self.skipped}"])
@@ -1065,7 +1072,7 @@ def run_sdk(
 
 
 def provider_without_secret(server_url: str, issuer: str, client_id: str) -> str:
-    """What the SDK says when its provider gets no client secret (an Okta AI agent has none)."""
+    """Return what the SDK says when its provider gets no client secret (an Okta AI agent has none)."""
     from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
 
     async def unused(audience: str, resource: str) -> str:  # pragma: no cover - never called
@@ -1111,7 +1118,7 @@ class SdkDemo:
         return None
 
     def id_token(self) -> str:
-        """The demo user's ID token issued to the secret client (made once)."""
+        """Return the demo user's ID token issued to the secret client (signed in once)."""
         if self._id_token is None:
             self._id_token = sign_in_sdk_client(self.kit, self.settings)
         return self._id_token
@@ -1125,7 +1132,7 @@ class SdkDemo:
         return run
 
     def working(self) -> SdkRun:
-        """A client with a secret, no `scope` configured: add a to-do, then list them."""
+        """Run a client with a secret and no `scope` configured: add a to-do, then list them."""
         title = "The SDK's provider, a client with a secret, no scope configured"
         skipped = self._skip(title)
         if skipped:
@@ -1138,7 +1145,7 @@ class SdkDemo:
         )
 
     def with_scope(self, scope: str) -> SdkRun:
-        """The same client with `scope` configured: the provider sends it in the JWT bearer request."""
+        """Run the same client with `scope` configured: the provider sends it in the JWT bearer request."""
         title = f'The SDK\'s provider with scope="{scope}"'
         skipped = self._skip(title)
         if skipped:
@@ -1154,7 +1161,7 @@ class SdkDemo:
         return self._run(title, provider, [("list_todos", {})])
 
     def after_insufficient_scope(self) -> SdkRun:
-        """An ID-JAG with todo.read only, then `add_todo`: after the 403 the provider asks with scope."""
+        """Run with an ID-JAG for todo.read only, then `add_todo`: after the 403 the SDK sends `scope`."""
         title = "The SDK's provider after a 403 insufficient_scope"
         skipped = self._skip(title)
         if skipped:
@@ -1170,7 +1177,7 @@ class SdkDemo:
         return self._run(title, provider, [("add_todo", {"title": "Needs todo.write"})])
 
     def as_the_agent(self, made_up_secret: str = "no-such-secret") -> SdkRun:  # noqa: S107 - not a secret
-        """The kit's agent (private_key_jwt only) in the provider, which can only send a client secret."""
+        """Run the kit's agent (private_key_jwt only) in the provider, which can only send a secret."""
         from anyio import to_thread
         from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
 

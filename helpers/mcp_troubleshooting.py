@@ -65,7 +65,7 @@ class McpWorkbench(Workbench):
 
     # --- ingredients -----------------------------------------------------------------------------------
     def resource_metadata(self) -> dict[str, Any]:
-        """The MCP server's protected resource metadata (RFC 9728), read once."""
+        """Return the MCP server's protected resource metadata (RFC 9728), read once."""
         if self._metadata is None:
             with self.kit.http.labelled("Ingredient: the MCP server's metadata"):
                 self._metadata = dict(
@@ -79,7 +79,7 @@ class McpWorkbench(Workbench):
         return self.resource_metadata()["authorization_servers"][0]
 
     def places(self) -> dict[str, str]:
-        """The URLs the cases' descriptions name."""
+        """Return the URLs the cases' descriptions name."""
         places = super().places()
         places.update(
             mcp_url=self.mcp.server_url,
@@ -89,7 +89,7 @@ class McpWorkbench(Workbench):
         return places
 
     def mcp_exchange_form(self, **changes: str) -> dict[str, str]:
-        """A correct token exchange form for the MCP server (EMA §4), with some fields changed."""
+        """Return a correct token exchange form for the MCP server (EMA §4), with some fields changed."""
         form = token_exchange_form(
             subject_token=self.id_token(),
             audience=self.mcp_issuer,
@@ -101,7 +101,7 @@ class McpWorkbench(Workbench):
         return form
 
     def mcp_id_jag(self, **changes: str) -> str:
-        """A fresh ID-JAG for the MCP server from a real token exchange."""
+        """Get a fresh ID-JAG for the MCP server from a real token exchange."""
         response = self.kit.token_request(
             self.settings.org_token_url,
             self.mcp_exchange_form(**changes),
@@ -110,7 +110,7 @@ class McpWorkbench(Workbench):
         return response["access_token"]
 
     def mcp_access_token(self, **changes: str) -> str:
-        """A fresh access token for the MCP server (`aud` = its URL, EMA §5.1)."""
+        """Get a fresh access token for the MCP server (`aud` = its URL, EMA §5.1)."""
         response = self.kit.token_request(
             self.token_url_of(self.mcp_issuer),
             jwt_bearer_form(self.mcp_id_jag(**changes), resource=self.mcp.server_url),
@@ -133,14 +133,14 @@ class McpWorkbench(Workbench):
 
     # --- the cases -------------------------------------------------------------------------------------
     def case(self, key: str) -> Case:
-        """The MCP case named `key` (see `MCP_CASES`)."""
+        """Return the MCP case named `key` (see `MCP_CASES`)."""
         for case in MCP_CASES:
             if case.key == key:
                 return case
         raise KeyError(f'no MCP troubleshooting case "{key}"; expected one of {[c.key for c in MCP_CASES]}')
 
     def summary(self) -> Summary:
-        """The table of every MCP case: response, Okta's reason, cause, fix."""
+        """Return the table of every MCP case: response, Okta's reason, cause, fix."""
         return summary()
 
 
@@ -327,7 +327,7 @@ MCP_CASES: tuple[McpCase, ...] = (
 
 
 def summary_rows() -> list[tuple[str, str, str, str, str]]:
-    """(response, Okta reason, case, cause, fix) for every MCP case, in the notebook's order."""
+    """Return (response, Okta reason, case, cause, fix) for every MCP case, in the notebook's order."""
     return [
         (c.expected.response, c.expected.reason, f"{c.number}. {c.title}", c.cause, c.fix) for c in MCP_CASES
     ]
@@ -337,7 +337,7 @@ class Summary:
     """Every MCP case's error, cause and fix (text and HTML)."""
 
     def text(self) -> str:
-        """One block per case: the response and reason, the case, the cause, the fix."""
+        """Render one block per case: the response and reason, the case, the cause, the fix."""
         lines = ["The MCP path: each error, its cause and the fix"]
         for response, reason, title, cause, fix in summary_rows():
             lines += [f"HTTP {response} ({reason})", f"  Case {title}", f"  Cause: {cause}", f"  Fix: {fix}"]
@@ -355,5 +355,5 @@ class Summary:
 
 
 def summary() -> Summary:
-    """The summary table of every MCP case."""
+    """Return the summary table of every MCP case."""
     return Summary()

@@ -77,7 +77,7 @@ ACCEPTED_ALGS = ("RS256",)
 
 
 def default_mcp_port(org_port: int) -> int:
-    """The MCP server's port: 8401 beside an org on 8400, else any free port (0)."""
+    """Choose the MCP server's port: 8401 beside an org on 8400, else any free port (0)."""
     return DEFAULT_MCP_PORT if org_port == DEFAULT_ORG_PORT else 0
 
 
@@ -109,7 +109,7 @@ class McpTokenVerifier:
     def challenge(
         self, error: str | None = None, description: str | None = None, scope: str | None = None
     ) -> str:
-        """The RFC 6750 §3 challenge naming the metadata URL (RFC 9728 §5.1)."""
+        """Return the RFC 6750 §3 challenge naming the metadata URL (RFC 9728 §5.1)."""
         parts = []
         if error:
             parts.append(f'error="{error}"')
@@ -190,7 +190,7 @@ class McpTokenVerifier:
         return claims
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        """The MCP SDK's `TokenVerifier`: the token's facts, or None when it is refused."""
+        """Verify a token for the MCP SDK (`TokenVerifier`): its facts, or None when it is refused."""
         try:
             claims = await anyio.to_thread.run_sync(self.check, f"Bearer {token}", None)
         except SandboxError:
@@ -199,7 +199,7 @@ class McpTokenVerifier:
 
 
 def access_token_of(token: str, claims: dict[str, Any]) -> AccessToken:
-    """The MCP SDK's view of a verified token (what tools read through `get_access_token()`)."""
+    """Return the MCP SDK's view of a verified token (what tools read through `get_access_token()`)."""
     scopes = claims.get("scp") if isinstance(claims.get("scp"), list) else []
     aud = claims.get("aud")
     return AccessToken(
@@ -217,7 +217,7 @@ def access_token_of(token: str, claims: dict[str, Any]) -> AccessToken:
 
 
 def build_mcp_server(sandbox: Sandbox, store: TodoApi) -> tuple[MCPServer, dict[str, str]]:
-    """The MCP SDK server with the to-do tools, and the scope each tool needs."""
+    """Build the MCP SDK server with the to-do tools; return it and the scope each tool needs."""
     api = sandbox.config.api
     tool_scopes = {"list_todos": api.read_scope, "add_todo": api.write_scope}
     server = MCPServer(
@@ -263,7 +263,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 
 def needed_scope(body: bytes, tool_scopes: dict[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The scope a JSON-RPC POST body needs (a `tools/call` of a known tool), and facts to log."""
+    """Return the scope a JSON-RPC POST body needs (a `tools/call` of a known tool), and facts to log."""
     try:
         message = json.loads(body) if body else None
     except (ValueError, RecursionError):
@@ -313,7 +313,7 @@ class McpApp:
         self.authorized = AuthContextMiddleware(self.inner)
 
     def metadata(self) -> dict[str, Any]:
-        """The protected resource metadata (RFC 9728 §2): `resource` is the MCP endpoint's URL."""
+        """Return the protected resource metadata (RFC 9728 §2): `resource` is the MCP endpoint's URL."""
         config = self.sandbox.config
         server = config.servers[config.api.authorization_server]
         return {
@@ -478,7 +478,7 @@ class McpApp:
 
 
 def _replay(body: bytes, receive: Any) -> Any:
-    """A `receive` that hands the already-read body to the SDK once, then waits on the client."""
+    """Return a `receive` that hands the already-read body to the SDK once, then waits on the client."""
     sent = False
 
     async def replay() -> dict[str, Any]:
