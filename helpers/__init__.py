@@ -78,6 +78,8 @@ _MODULES = {
     "keys",
     "kit",
     "local_sandbox",
+    "mcp",
+    "mcp_troubleshooting",
     "notebook_errors",
     "oauth",
     "origin_app",

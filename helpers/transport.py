@@ -543,12 +543,16 @@ class KitHTTP(requests.Session):
             response, phase=self.phase, label=getattr(self._label, "value", ""), redact=self.redact
         )
         response.exchange = exchange  # type: ignore[attr-defined]
+        self.record_exchange(exchange)
+        return response
+
+    def record_exchange(self, exchange: Exchange) -> None:
+        """Add an exchange to this log and its JSONL file (also one another client made: the MCP SDK's)."""
         with self._lock:
             self.exchanges.append(exchange)
             if self.log_path is not None:
                 with self.log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(exchange.record(redact=True), sort_keys=True) + "\n")
-        return response
 
     @property
     def last(self) -> Exchange:

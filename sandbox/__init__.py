@@ -1,4 +1,4 @@
-"""An Okta-shaped authorization server on loopback: org server, custom servers, and a demo API.
+"""An Okta-shaped authorization server on loopback: org server, custom servers, a demo API, an MCP server.
 
 Each module names the RFC, draft section or Okta page behind every rule it enforces; docs/fidelity.md
 lists them, with the date each source was checked. One module per job:
@@ -12,6 +12,8 @@ lists them, with the date each source was checked. One module per job:
     token_exchange.py  step 2: RFC 8693 token exchange issuing ID-JAGs
     jwt_bearer.py      step 3: the JWT bearer grant redeeming ID-JAGs (Authlib's IDJAGGrant)
     resource_api.py    step 4: the demo to-do API and its RFC 9728 metadata
+    mcp_server.py      the MCP server (official MCP SDK, uvicorn on its own loopback port): the same
+                       to-dos as MCP tools, a protected resource of the custom server (notebook 07)
     errors.py          Okta's error catalog and `refuse`, the one path of every refusal
     events.py          the event log of grants and refusals
     keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing

@@ -148,6 +148,8 @@ def create_app(sandbox: Sandbox) -> Flask:
                 "discovery": f"{sandbox.org_url}/.well-known/openid-configuration",
                 "authorization_servers": [sandbox.server_issuer(sid) for sid in customs],
                 "api": sandbox.api_resource,
+                # The MCP server (sandbox/mcp_server.py): its URL is its resource identifier.
+                "mcp_server": sandbox.mcp_url,
             }
         )
 

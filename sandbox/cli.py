@@ -2,6 +2,8 @@
 
     python -m sandbox serve  [--host 127.0.0.1] [--port 8400] [--config FILE]
                              [--data-dir .sandbox] [--base-dir .]
+                             [--mcp-port N]   # the MCP server, on 127.0.0.1 (default: 8401 beside
+                                              # port 8400, else any free port; -1: none)
     python -m sandbox start  (same options)   # detached; waits until the discovery document answers
                              [--redirect-uri URI ...]   # also accept this redirect URI (every code client)
     python -m sandbox stop   [--data-dir .sandbox]
@@ -63,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
             )
             p.add_argument(
                 "--org-url", default=None, help="org URL to advertise (needed when binding 0.0.0.0 or ::)"
+            )
+            p.add_argument(
+                "--mcp-port",
+                type=int,
+                default=None,
+                help="port of the MCP server, always on 127.0.0.1 (default: 8401 beside an org on 8400, "
+                "else any free port; -1: no MCP server)",
             )
             p.add_argument(
                 "--redirect-uri",
@@ -195,21 +204,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     try:
         served = make_served_sandbox(
-            config, host=args.host, port=args.port, data_dir=data_dir, org_url=args.org_url
+            config,
+            host=args.host,
+            port=args.port,
+            data_dir=data_dir,
+            org_url=args.org_url,
+            mcp_port=args.mcp_port,
         )
     except OSError as exc:
         _err(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return 1
     pid_file = Path(args.pid_file) if args.pid_file else None
     if pid_file:
-        pid_file.write_text(json.dumps({"pid": os.getpid(), "url": served.url}), encoding="utf-8")
+        pid_file.write_text(
+            json.dumps({"pid": os.getpid(), "url": served.url, "mcp_url": served.mcp_url}), encoding="utf-8"
+        )
 
     def stop(signum: int, frame: Any) -> None:
         served.shutdown()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _print_banner(served.url, config, data_dir, extra_redirect_uris=args.redirect_uri)
+    _print_banner(served.url, config, data_dir, extra_redirect_uris=args.redirect_uri, mcp_url=served.mcp_url)
     try:
         served.run()
     finally:
@@ -220,13 +236,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _print_banner(
-    url: str, config: SandboxConfig, data_dir: Path, *, extra_redirect_uris: list[str] | None = None
+    url: str,
+    config: SandboxConfig,
+    data_dir: Path,
+    *,
+    extra_redirect_uris: list[str] | None = None,
+    mcp_url: str | None = None,
 ) -> None:
     lines = [
         f"Sandbox org URL: {url}",
         f"  Discovery:    {url}/.well-known/openid-configuration",
         "  Custom authorization servers: " + ", ".join(f"{url}/oauth2/{sid}" for sid in config.servers),
         f"  Demo API:     {url}{config.api.path}/todos",
+        f"  MCP server:   {mcp_url or '(none: --mcp-port -1)'}",
         "  Demo users:   " + ", ".join(f"{u.username} / {u.password}" for u in config.users.values()),
     ]
     for client in config.clients.values():
@@ -271,6 +293,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--config", str(Path(args.config).resolve())]
     if args.allow_remote:
         command.append("--allow-remote")
+    if args.mcp_port is not None:
+        command += ["--mcp-port", str(args.mcp_port)]
     if args.org_url:
         command += ["--org-url", args.org_url]
     for uri in args.redirect_uri:
@@ -297,6 +321,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         if info and _discovery(info.get("url", ""), timeout=1.0):
             print(f"Sandbox started in the background (pid {info['pid']}, log {log_path}).")
             print(f"Sandbox org URL: {info['url']}")
+            if info.get("mcp_url"):
+                print(f"MCP server: {info['mcp_url']}")
             return 0
         time.sleep(0.1)
     _err(f"sandbox: no answer within {args.timeout:.0f} s; stopping it. Log: {log_path}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .config import AuthServer, SandboxConfig
 from .constants import ORG_AUTHORIZE_PATH, ORG_KEYS_PATH, ORG_TOKEN_PATH, ORG_USERINFO_PATH
@@ -43,6 +44,8 @@ class Sandbox:
         self.id_jag_replay = ReplayCache()  # ID-JAG jti, per issuer
         self.codes: ExpiringStore[AuthCode] = ExpiringStore()
         self.transactions: ExpiringStore[dict[str, list[str]]] = ExpiringStore()
+        #: The MCP server's URL (sandbox/mcp_server.py), set once its socket is bound; "{mcp}" in config.
+        self.mcp_url: str | None = None
         self._unexpected = 0
         self._lock = threading.Lock()
 
@@ -105,7 +108,8 @@ class Sandbox:
 
     def server_resources(self, server: AuthServer) -> list[str]:
         """The RFC 8707 resource identifiers a custom server issues tokens for."""
-        return [self.expand(r) for r in server.resources]
+        # "{mcp}" stays unexpanded when no MCP server runs: then it names no resource.
+        return [r for r in (self.expand(r) for r in server.resources) if "{mcp}" not in r]
 
     @property
     def api_resource(self) -> str:
@@ -117,9 +121,18 @@ class Sandbox:
         """Where the API's protected resource metadata lives (RFC 9728 §3.1, path inserted)."""
         return f"{self.org_url}/.well-known/oauth-protected-resource{self.config.api.path}"
 
+    @property
+    def mcp_metadata_url(self) -> str | None:
+        """Where the MCP server's protected resource metadata lives (RFC 9728 §3.1), or None."""
+        if self.mcp_url is None:
+            return None
+        parts = urlsplit(self.mcp_url)
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path}"
+
     def expand(self, text: str) -> str:
-        """Replace "{org}" in a configured string by the org URL."""
-        return text.replace("{org}", self.org_url)
+        """Replace "{org}" in a configured string by the org URL, and "{mcp}" by the MCP server's URL."""
+        text = text.replace("{org}", self.org_url)
+        return text.replace("{mcp}", self.mcp_url) if self.mcp_url is not None else text
 
     # --- Bookkeeping -----------------------------------------------------------------------------
 

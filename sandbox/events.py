@@ -35,6 +35,7 @@ so that nobody filters a real org's log for it:
     sandbox.oauth2.as.token.client_authentication  custom /token: the same
     sandbox.oauth2.userinfo.read                /userinfo refused
     sandbox.api.access                          the demo API: a call allowed or refused
+    sandbox.mcp.access                          the MCP server: a request allowed or refused
     sandbox.http.request                        anything else refused (unknown path, method, size)
 """
 
@@ -81,6 +82,9 @@ CUSTOM_CLIENT_AUTH = SANDBOX_PREFIX + "oauth2.as.token.client_authentication"
 USERINFO = SANDBOX_PREFIX + "oauth2.userinfo.read"
 API_ACCESS = SANDBOX_PREFIX + "api.access"
 HTTP_REQUEST = SANDBOX_PREFIX + "http.request"
+#: The sandbox's MCP server (sandbox/mcp_server.py): its requests run under this Flask endpoint name.
+MCP_ACCESS = SANDBOX_PREFIX + "mcp.access"
+MCP_ENDPOINT = "mcp_access"
 
 #: eventType -> (displayMessage, what it records). The README's troubleshooting section lists these.
 EVENT_TYPES: dict[str, tuple[str, str]] = {
@@ -128,6 +132,7 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     ),
     USERINFO: ("OIDC userinfo request", "/oauth2/v1/userinfo refused"),
     API_ACCESS: ("Demo API request", "the demo to-do API: a call allowed or refused (the API's own log)"),
+    MCP_ACCESS: ("MCP server request", "the sandbox's MCP server: a request allowed or refused"),
     HTTP_REQUEST: (
         "HTTP request refused",
         "anything else refused: unknown path, wrong method, body too large",
@@ -382,6 +387,8 @@ def event_type_for(internal_code: str | None) -> str:
         return USERINFO
     if endpoint.startswith("api_") and endpoint != "api_metadata":
         return API_ACCESS
+    if endpoint == MCP_ENDPOINT:
+        return MCP_ACCESS
     return HTTP_REQUEST
 
 

@@ -202,13 +202,33 @@ class TodoApi:
         )
         return claims
 
+    # --- The to-do store, shared with the MCP server (sandbox/mcp_server.py) ---------------------
+
+    def items_for(self, claims: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return (copies of) the to-dos of the user or service a verified token speaks for."""
+        with self._lock:
+            return [dict(item) for item in self._todos.get(_owner(claims), [])]
+
+    def add_item(self, claims: dict[str, Any], title: str) -> dict[str, Any]:
+        """Add a to-do (title already checked) for whom a verified token speaks for; return it."""
+        with self._lock:
+            items = self._todos.setdefault(_owner(claims), [])
+            if len(items) >= _MAX_ITEMS_PER_USER:
+                items.pop(0)
+            item = {
+                "id": next(self._ids),
+                "title": title.strip(),
+                "done": False,
+                "created_by": claims.get("cid"),
+            }
+            items.append(item)
+        return dict(item)
+
     # --- Routes --------------------------------------------------------------------------------
 
     def list_todos(self) -> Response:
         claims = self.authorize(self.sandbox.config.api.read_scope)
-        with self._lock:
-            items = [dict(item) for item in self._todos.get(_owner(claims), [])]
-        return jsonify({"user": claims.get("sub"), "todos": items})
+        return jsonify({"user": claims.get("sub"), "todos": self.items_for(claims)})
 
     def add_todo(self) -> Response:
         claims = self.authorize(self.sandbox.config.api.write_scope)
@@ -223,17 +243,7 @@ class TodoApi:
                 ),
                 client_id=claims.get("cid"),
             )
-        with self._lock:
-            items = self._todos.setdefault(_owner(claims), [])
-            if len(items) >= _MAX_ITEMS_PER_USER:
-                items.pop(0)
-            item = {
-                "id": next(self._ids),
-                "title": title.strip(),
-                "done": False,
-                "created_by": claims.get("cid"),
-            }
-            items.append(item)
+        item = self.add_item(claims, title)
         response = jsonify(item)
         response.status_code = 201
         return response

@@ -25,6 +25,7 @@ from . import events
 from .app import create_app
 from .config import SandboxConfig
 from .core import Sandbox
+from .mcp_server import DEFAULT_MCP_PORT, McpHost, default_mcp_port
 from .system_log import REQUEST_ID_HEADER
 
 log = logging.getLogger("sandbox.serving")
@@ -125,6 +126,13 @@ class ServedSandbox:
     sock: socket.socket
     url: str
     _stopped: threading.Event = field(default_factory=threading.Event)
+    #: The MCP server (sandbox/mcp_server.py), started and stopped with the sandbox; None if disabled.
+    mcp: McpHost | None = None
+
+    @property
+    def mcp_url(self) -> str | None:
+        """The MCP server's URL (its resource identifier), or None."""
+        return self.mcp.url if self.mcp is not None else None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -135,8 +143,12 @@ class ServedSandbox:
     def run(self) -> None:
         """Serve until `shutdown` is called (from any thread or a signal handler)."""
         try:
+            if self.mcp is not None:
+                self.mcp.start(self.app)
             self.server.run()
         finally:
+            if self.mcp is not None:
+                self.mcp.stop()
             self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
     def shutdown(self) -> None:
@@ -144,6 +156,8 @@ class ServedSandbox:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.mcp is not None:
+            self.mcp.request_stop()
         channels = self.server._map  # waitress's socket map: the listener, the trigger, connections
         try:
             # Runs inside the serving loop's thread: no socket is closed under a running poll().
@@ -165,12 +179,26 @@ def make_served_sandbox(
     port: int = 0,
     data_dir: Path,
     org_url: str | None = None,
+    mcp_port: int | None = None,
 ) -> ServedSandbox:
-    """Bind, build the sandbox and its app for the bound URL, and wrap them in a waitress server."""
+    """Bind, build the sandbox and its app for the bound URL, and wrap them in a waitress server.
+
+    The MCP server binds 127.0.0.1:`mcp_port` (None: 8401 beside an org on 8400, else any free port;
+    -1: no MCP server) before the app is built, so "{mcp}" in the configuration names its URL.
+    """
     sock = bind_socket(host, port)
+    mcp: McpHost | None = None
     try:
         url = org_url or url_for_socket(sock, host)
         sandbox = Sandbox(config, org_url=url, data_dir=data_dir)
+        if mcp_port is None:
+            try:
+                mcp = McpHost.bind(sandbox, default_mcp_port(sock.getsockname()[1]))
+            except OSError as exc:  # its usual port is taken: any free one (the org's index names it)
+                log.warning("MCP server: port %s unavailable (%s); using a free port", DEFAULT_MCP_PORT, exc)
+                mcp = McpHost.bind(sandbox, 0)
+        elif mcp_port >= 0:
+            mcp = McpHost.bind(sandbox, mcp_port)
         app = create_app(sandbox)
         server = create_server(
             app,
@@ -188,6 +216,8 @@ def make_served_sandbox(
         )
     except BaseException:
         sock.close()
+        if mcp is not None:
+            mcp.sock.close()
         raise
     server.channel_class = OAuthErrorChannel
-    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url)
+    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url, mcp=mcp)

@@ -88,6 +88,9 @@ def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
     )
     sandbox.home = home
     sandbox.environ = kit_environment(sandbox.url, home, api_token=sandbox.api_token)
+    if sandbox.served.mcp_url:
+        # The MCP server of notebook 07 (sandbox/mcp_server.py): its URL is its resource identifier.
+        sandbox.environ["MCP_SERVER_URL"] = sandbox.served.mcp_url
     origin = sandbox.config.clients.get(ORIGIN_CLIENT_ID)
     if origin is not None and origin.client_secret:
         # A secret: the export's scan knows it (a variable named *CLIENT_SECRET) and refuses to publish it.

@@ -121,6 +121,7 @@ def test_default_configuration_has_okta_like_ids_and_the_demo_users() -> None:
         "0oaPublicSpa00000001",
         "wlpExpiredIdToken001",  # issue 4: 05_troubleshooting's expired ID token (id_token_lifetime < 0)
         "0oaOriginWebApp00001",  # issue 8: the origin app of 06_origin_app_delegation (delegation link)
+        "0oaMcpSdkClient00001",  # 07: the MCP SDK's ID-JAG client, which authenticates with a secret only
     }
     assert config.clients["wlpExpiredIdToken001"].id_token_lifetime == -3600
     assert all(len(cid) == 20 for cid in config.clients)

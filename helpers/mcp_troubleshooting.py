@@ -1,0 +1,359 @@
+"""Break the MCP path on purpose: the cases of notebook 07, in the format of 05_troubleshooting.
+
+- MCP Enterprise-Managed Authorization ("EMA"): §4 / §4.3 (`resource` is the MCP server's identifier),
+  §6 (`authorization_grant_profiles_supported`), §7.4.2 (replay detection REQUIRED), §7.6.1 (the IdP's
+  (audience, resource) pairs), §7.6.2 (the MCP authorization server checks `resource`)
+- RFC 9728 §3.3 (the resource identifier compared exactly), RFC 6750 §3.1 (401 `invalid_token`,
+  403 `insufficient_scope`); Okta's error catalog for every `error_description`
+
+The engine is notebook 05's (`helpers.troubleshooting`): each case changes one thing in a request that
+otherwise works, and its report shows the change, the exact response, the server's System Log event,
+the cause and the fix, and raises `CaseDriftError` when the answer drifts. Only the cases and their
+ingredients are new here: `MCP_CASES`, run by `McpWorkbench`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .formatting import html_table
+from .jwt_bearer import jwt_bearer_form
+from .mcp import McpSession, McpSettings, fetch_resource_metadata, load_mcp_settings, resource_metadata_url
+from .token_exchange import token_exchange_form
+from .troubleshooting import Attempt, Case, CaseDriftError, Expected, Workbench
+
+__all__ = ["MCP_CASES", "CaseDriftError", "McpCase", "McpWorkbench", "summary"]
+
+
+@dataclass(frozen=True)
+class McpCase(Case):
+    """A troubleshooting case of the MCP path, numbered among `MCP_CASES`."""
+
+    @property
+    def number(self) -> int | None:
+        """The case's number in notebook 07 (1-based)."""
+        keys = [c.key for c in MCP_CASES]
+        return keys.index(self.key) + 1 if self.key in keys else None
+
+    @property
+    def label(self) -> str:
+        """`MCP case 2 (rest_token_at_mcp)`."""
+        return f"MCP case {self.number} ({self.key})"
+
+    @property
+    def heading(self) -> str:
+        """`MCP case 2 · The REST API's access token at the MCP server`."""
+        return f"MCP case {self.number} · {self.title}"
+
+
+class McpWorkbench(Workbench):
+    """Notebook 05's bench with the MCP server's ingredients: its metadata, ID-JAGs and access tokens for it.
+
+    Example:
+        bench = McpWorkbench(kit)
+        bench.run("rest_token_at_mcp")
+    """
+
+    def __init__(self, kit: Any, mcp_settings: McpSettings | None = None) -> None:
+        super().__init__(kit)
+        self.mcp = mcp_settings or load_mcp_settings(kit.settings)
+        self._metadata: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"McpWorkbench({len(MCP_CASES)} cases, mcp={self.mcp.server_url!r})"
+
+    # --- ingredients -----------------------------------------------------------------------------------
+    def resource_metadata(self) -> dict[str, Any]:
+        """Return the MCP server's protected resource metadata (RFC 9728), read once."""
+        if self._metadata is None:
+            with self.kit.http.labelled("Ingredient: the MCP server's metadata"):
+                self._metadata = dict(
+                    fetch_resource_metadata(self.kit, resource_metadata_url(self.mcp.server_url))
+                )
+        return self._metadata
+
+    @property
+    def mcp_issuer(self) -> str:
+        """The resource authorization server the MCP server's metadata names first."""
+        return self.resource_metadata()["authorization_servers"][0]
+
+    def places(self) -> dict[str, str]:
+        """Return the URLs the cases' descriptions name."""
+        places = super().places()
+        places.update(
+            mcp_url=self.mcp.server_url,
+            mcp_issuer=self.mcp_issuer,
+            api_resource=f"{self.settings.org_url}/todo-api",
+        )
+        return places
+
+    def mcp_exchange_form(self, **changes: str) -> dict[str, str]:
+        """Return a correct token exchange form for the MCP server (EMA §4), with some fields changed."""
+        form = token_exchange_form(
+            subject_token=self.id_token(),
+            audience=self.mcp_issuer,
+            scopes=" ".join(self.resource_metadata().get("scopes_supported") or self.settings.agent_scopes),
+            subject_token_type=self.settings.subject_token_type,
+            resource=self.mcp.server_url,
+        )
+        form.update(changes)
+        return form
+
+    def mcp_id_jag(self, **changes: str) -> str:
+        """Get a fresh ID-JAG for the MCP server from a real token exchange."""
+        response = self.kit.token_request(
+            self.settings.org_token_url,
+            self.mcp_exchange_form(**changes),
+            label="Ingredient: a fresh ID-JAG for the MCP server",
+        )
+        return response["access_token"]
+
+    def mcp_access_token(self, **changes: str) -> str:
+        """Get a fresh access token for the MCP server (`aud` = its URL, EMA §5.1)."""
+        response = self.kit.token_request(
+            self.token_url_of(self.mcp_issuer),
+            jwt_bearer_form(self.mcp_id_jag(**changes), resource=self.mcp.server_url),
+            label="Ingredient: a fresh access token for the MCP server",
+        )
+        return response["access_token"]
+
+    def mcp_call(
+        self, token: str, *, changed: list[tuple[str, str]], tool: str | None = None,
+        arguments: dict[str, Any] | None = None, label: str = "Case",
+    ) -> Attempt:  # fmt: skip
+        """Open an MCP session with a token through the official SDK (and call a tool); keep the answer."""
+        with McpSession(self.mcp.server_url, http=self.kit.http, token=token, label=label) as session:
+            call = session.initialize()
+            if call.ok and tool is not None:
+                call = session.call_tool(tool, arguments or {})
+        if call.last is None:
+            raise CaseDriftError(f"{label}: the MCP SDK sent no request ({call.summary()})")
+        return Attempt(call.last, changed)
+
+    # --- the cases -------------------------------------------------------------------------------------
+    def case(self, key: str) -> Case:
+        """Return the MCP case named `key` (see `MCP_CASES`)."""
+        for case in MCP_CASES:
+            if case.key == key:
+                return case
+        raise KeyError(f'no MCP troubleshooting case "{key}"; expected one of {[c.key for c in MCP_CASES]}')
+
+    def summary(self) -> Summary:
+        """Return the table of every MCP case: response, Okta's reason, cause, fix."""
+        return summary()
+
+
+# --- The cases --------------------------------------------------------------------------------------------
+
+
+def _resource_trailing_slash(b: McpWorkbench) -> Attempt:
+    resource = b.mcp.server_url + "/"  # the one change
+    return b.send(
+        b.settings.org_token_url,
+        b.mcp_exchange_form(resource=resource),
+        changed=[("resource", resource)],
+        label="Case: resource with a trailing slash",
+    )
+
+
+def _no_grant_profile(b: McpWorkbench) -> Attempt:
+    org = b.kit.org_metadata()  # the org server: an IdP, with no id-jag grant profile of its own
+    profiles = org.get("authorization_grant_profiles_supported") or "(absent)"
+    return b.send(
+        b.settings.org_token_url,
+        b.mcp_exchange_form(audience=b.settings.org_issuer),
+        changed=[
+            ("audience", f"{b.settings.org_issuer} (the org server)"),
+            ("its authorization_grant_profiles_supported", str(profiles)),
+        ],
+        label="Case: a server without the id-jag grant profile",
+    )
+
+
+def _resource_mismatch(b: McpWorkbench) -> Attempt:
+    id_jag = b.mcp_id_jag()
+    other = b.places()["api_resource"]
+    return b.send(
+        b.token_url_of(b.mcp_issuer),
+        jwt_bearer_form(id_jag, resource=other),  # the one change: another resource than the ID-JAG's
+        changed=[("resource", f"{other} (the ID-JAG's resource is {b.mcp.server_url})")],
+        label="Case: resource parameter and ID-JAG disagree",
+    )
+
+
+def _id_jag_replayed(b: McpWorkbench) -> Attempt:
+    id_jag = b.mcp_id_jag()
+    url = b.token_url_of(b.mcp_issuer)
+    form = jwt_bearer_form(id_jag, resource=b.mcp.server_url)
+    first = b.send(url, form, changed=[], label="Case: MCP ID-JAG, first use")
+    b.first_must_work(first, "the same ID-JAG twice")
+    return b.send(
+        url,
+        form,
+        changed=[("assertion", "the ID-JAG the request before redeemed (same jti)")],
+        label="Case: MCP ID-JAG, second use",
+    )
+
+
+def _rest_token_at_mcp(b: McpWorkbench) -> Attempt:
+    token = b.access_token()  # aud: the custom server's audience (api://default), for the REST API
+    return b.mcp_call(
+        token,
+        changed=[("access token aud", "api://default (the REST API's token), not the MCP server")],
+        label="Case: the REST token at the MCP server",
+    )
+
+
+def _mcp_missing_scope(b: McpWorkbench) -> Attempt:
+    token = b.mcp_access_token(scope="todo.read")
+    return b.mcp_call(
+        token,
+        tool="add_todo",
+        arguments={"title": "Water the plants"},
+        changed=[("access token scp", "todo.read (add_todo needs todo.write)")],
+        label="Case: an MCP tool without the scope",
+    )
+
+
+EXCHANGE = "token exchange, org server"
+BEARER = "JWT bearer grant, MCP authorization server"
+MCP_CALL = "MCP call"
+SANDBOX_MCP = "it calls the sandbox's MCP server (yours words its refusals its own way)"
+
+MCP_CASES: tuple[McpCase, ...] = (
+    McpCase(
+        "mcp_resource_trailing_slash",
+        EXCHANGE,
+        "The MCP server's resource with a trailing slash",
+        'resource is "{mcp_url}/" instead of "{mcp_url}"',
+        Expected(
+            400,
+            "invalid_target",
+            "'resource' is invalid or not supported.",
+            "token_exchange_invalid_resource",
+        ),
+        "The IdP keeps the exact (audience, resource) pairs it may issue ID-JAGs for (EMA §7.6.1); resource "
+        "identifiers compare as exact strings (RFC 9728 §3.3), so one slash names another resource.",
+        "Send resource exactly as the MCP server's protected resource metadata spells it; at Okta, register "
+        "that same string as the MCP server's resource URL.",
+        _resource_trailing_slash,
+    ),
+    McpCase(
+        "mcp_no_grant_profile",
+        EXCHANGE,
+        "An authorization server without the id-jag grant profile",
+        'audience is the org server "{org}", whose metadata lists no '
+        'urn:ietf:params:oauth:grant-profile:id-jag, instead of "{mcp_issuer}"',
+        Expected(
+            400,
+            "invalid_target",
+            "Token Exchange requests must include a valid audience of the authorization server.",
+            "token_exchange_invalid_audience",
+        ),
+        "A server that does not advertise the id-jag grant profile does not redeem ID-JAGs (EMA §6), and the "
+        "IdP issues none for it.",
+        "Before the exchange, check authorization_grant_profiles_supported in the metadata of the server "
+        "the MCP server's metadata names, and send that server's issuer as audience.",
+        _no_grant_profile,
+    ),
+    McpCase(
+        "mcp_resource_mismatch",
+        BEARER,
+        "A resource parameter that disagrees with the ID-JAG",
+        'an ID-JAG for "{mcp_url}" is redeemed with resource "{api_resource}" (the REST API)',
+        Expected(
+            400,
+            "invalid_grant",
+            "The 'resource' claim in the id-jag does not match the 'resource' parameter in the request.",
+            "id_jag_resource_mismatch",
+        ),
+        "The ID-JAG's aud and resource are a bound pair (EMA §7.6); the authorization server issues a token "
+        "only for the resource the ID-JAG names.",
+        "Send the same resource in the JWT bearer request as in the token exchange; for another resource, "
+        "exchange again.",
+        _resource_mismatch,
+        sandbox_only="it names the sandbox's demo API as the other resource",
+    ),
+    McpCase(
+        "mcp_id_jag_redeemed_twice",
+        BEARER,
+        "An ID-JAG for the MCP server redeemed twice",
+        "a correct JWT bearer request with resource, then the same request with the same ID-JAG",
+        Expected(400, "invalid_grant", "The id-jag was already used.", "id_jag_replayed"),
+        "EMA §7.4.2 makes replay detection REQUIRED: the server remembers the ID-JAG's jti until it expires.",
+        "Exchange again for a new ID-JAG; keep the access token (an hour), not the ID-JAG (5 minutes).",
+        _id_jag_replayed,
+    ),
+    McpCase(
+        "rest_token_at_mcp",
+        MCP_CALL,
+        "The REST API's access token at the MCP server",
+        "initialize the MCP session with a token for the REST API (aud api://default, as in notebook 03)",
+        Expected(
+            401,
+            "invalid_token",
+            "The access token provided is not intended for Okta.",
+            "access_token_invalid_audience",
+        ),
+        "The MCP server accepts only tokens audience-restricted to its own URL (EMA §5.1); this one is for "
+        "the REST API.",
+        "Get the MCP server its own token: token exchange and JWT bearer grant with resource = the MCP "
+        "server's URL.",
+        _rest_token_at_mcp,
+        sandbox_only=SANDBOX_MCP,
+    ),
+    McpCase(
+        "mcp_tool_without_scope",
+        MCP_CALL,
+        "An MCP tool call lacking the needed scope",
+        "call add_todo (needs todo.write) with an MCP token that carries todo.read only",
+        Expected(
+            403,
+            "insufficient_scope",
+            "The access token provided does not contain the required scopes.",
+            "access_token_insufficient_scopes",
+        ),
+        "The token is valid for the MCP server, but its scp lacks the scope this tool needs.",
+        "Ask for the scope in the token exchange (the MCP server's scopes_supported lists it) if the "
+        "resource connection and the access policy allow it; at Okta, never in the JWT bearer request.",
+        _mcp_missing_scope,
+        sandbox_only=SANDBOX_MCP,
+    ),
+)
+
+
+# --- The summary ------------------------------------------------------------------------------------------
+
+
+def summary_rows() -> list[tuple[str, str, str, str, str]]:
+    """Return (response, Okta reason, case, cause, fix) for every MCP case, in the notebook's order."""
+    return [
+        (c.expected.response, c.expected.reason, f"{c.number}. {c.title}", c.cause, c.fix) for c in MCP_CASES
+    ]
+
+
+class Summary:
+    """Every MCP case's error, cause and fix (text and HTML)."""
+
+    def text(self) -> str:
+        """Render one block per case: the response and reason, the case, the cause, the fix."""
+        lines = ["The MCP path: each error, its cause and the fix"]
+        for response, reason, title, cause, fix in summary_rows():
+            lines += [f"HTTP {response} ({reason})", f"  Case {title}", f"  Cause: {cause}", f"  Fix: {fix}"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            ["Response", "Okta reason", "Case", "Cause", "Fix"],
+            [list(r) for r in summary_rows()],
+            code_columns=(0, 1),
+        )
+
+
+def summary() -> Summary:
+    """Return the summary table of every MCP case."""
+    return Summary()
