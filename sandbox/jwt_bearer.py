@@ -189,7 +189,9 @@ class SandboxIDJAGGrant(IDJAGGrant):
     def check_jti(self, claims: dict[str, Any], jti: str) -> bool:
         # SEP-990 / Okta: an ID-JAG is redeemed once; remember it until it expires.
         expires = float(claims["exp"]) + self.LEEWAY
-        if not self.sandbox.id_jag_replay.use(self.sandbox.issuer, jti, expires):
+        # MCP EMA §7.4.2: replay detection REQUIRED for the lifetime; a full cache answers 429.
+        who = {"client_id": claims.get("client_id"), "user_id": claims.get("sub")}
+        if not self.sandbox.id_jag_replay.use(self.sandbox.issuer, jti, expires, **who):
             raise refuse("id_jag_replayed", client_id=claims.get("client_id"), user_id=claims.get("sub"))
         return True
 
