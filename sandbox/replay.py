@@ -31,6 +31,7 @@ from .errors import SandboxError, refuse
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+
 class StoreFull(Exception):
     """A store holds `capacity` unexpired entries; the earliest expires in `retry_after` seconds."""
 
