@@ -323,12 +323,18 @@ def error_page(sandbox: Sandbox, error: SandboxError) -> Response:
     A full single-use memory (`sandbox.replay`) is a 429 page with `Retry-After` instead: the person
     at the browser is told to wait, and the client is not sent an error it could not retry.
     """
+    retry_after = next((v for k, v in error.extra_headers if k == "Retry-After"), None)
+    status_line = "429 Too Many Requests" if error.status_code == 429 else "400 Bad Request"
     body = render_template(
-        "error.html", error=error, org_name=sandbox.config.org_name, org_url=sandbox.org_url
+        "error.html",
+        error=error,
+        status_line=status_line,
+        retry_after=retry_after,
+        org_name=sandbox.config.org_name,
+        org_url=sandbox.org_url,
     )
-    status = 429 if error.status_code == 429 else 400
-    headers = list(_html_headers().items()) + [h for h in error.extra_headers if h[0] == "Retry-After"]
-    return Response(body, status=status, headers=headers, mimetype="text/html")
+    headers = list(_html_headers().items()) + ([("Retry-After", retry_after)] if retry_after else [])
+    return Response(body, status=int(status_line[:3]), headers=headers, mimetype="text/html")
 
 
 def error_redirect(error: SandboxError, redirect_uri: str, state: str | None) -> Response:
