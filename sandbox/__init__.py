@@ -14,7 +14,7 @@ DESIGN.md "The sandbox"; SPEC.md for every protocol rule it enforces. One module
     errors.py          Okta's error catalog and `refuse`, the one path of every refusal
     events.py          the event log of grants and refusals
     keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing
-    replay.py          thread-safe expiring stores (jti replay caches, codes, sign-in transactions)
+    replay.py          expiring stores that fail closed (jti replay caches, codes, sign-in pages)
     serving.py, cli.py waitress serving and `python -m sandbox`
     testing.py         `running_sandbox()` for tests
 
