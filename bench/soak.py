@@ -50,6 +50,8 @@ class Tally:
     flows: int = 0
     statuses: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
+    #: Seconds into the run of each failed flow.
+    error_times: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count_status(self, response: requests.Response, *args: object, **kwargs: object) -> None:
@@ -84,6 +86,7 @@ def run(
                 with tally.lock:
                     first = (str(exc).splitlines() or [""])[0][:90]
                     tally.errors[f"{type(exc).__name__}: {first}"] += 1
+                    tally.error_times.append(time.monotonic() - began)
                 time.sleep(0.1)  # a refused flow is quick: do not spin
         session.close()
 
@@ -174,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(table(["What", "value"], summary))
     if tally.errors:
-        print("\nErrors:\n")
+        times = ", ".join(f"{t:.0f}" for t in tally.error_times[:20])
+        print(f"\nErrors (seconds into the run: {times}):\n")
         print(table(["error", "count"], [[k, v] for k, v in tally.errors.most_common(10)]))
     return 0
 
