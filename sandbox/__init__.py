@@ -17,7 +17,7 @@ lists them, with the date each source was checked. One module per job:
     errors.py          Okta's error catalog and `refuse`, the one path of every refusal
     events.py          the event log of grants and refusals
     keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing
-    replay.py          thread-safe expiring stores (jti replay caches, codes, sign-in transactions)
+    replay.py          expiring stores that fail closed (jti replay caches, codes, sign-in pages)
     serving.py, cli.py waitress serving and `python -m sandbox`
     external.py        resource connections to external resource authorization servers (any issuer)
     admin.py           SSWS-protected admin API: run-time resource connections, minted ID-JAGs (tests)

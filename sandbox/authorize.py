@@ -35,6 +35,7 @@ from .config import User
 from .constants import AUTH_METHODS, AUTHORIZATION_CODE, ORG_SCOPES, PKCE_S256
 from .errors import SandboxError, refuse
 from .models import AuthCode, OAuthClient, SandboxRequest
+from .replay import StoreFull, refuse_full
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -239,7 +240,11 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
             server_id=self.issuing_server_id,
             resource=self.code_resource(request),
         )
-        self.sandbox.codes.put(code, record, record.expires_at)
+        try:
+            # Never evicts an unredeemed code to make room: at capacity, a 429 page (`authorize_post`).
+            self.sandbox.codes.put(code, record, record.expires_at)
+        except StoreFull as full:
+            raise refuse_full(full, client_id=record.client_id, user_id=record.user_id) from None
         events.record_success(
             self.AUTHORIZE_EVENT,
             client_id=record.client_id,
@@ -313,11 +318,23 @@ def _html_headers() -> dict[str, str]:
 
 
 def error_page(sandbox: Sandbox, error: SandboxError) -> Response:
-    """Render an error the browser cannot be redirected with (RFC 6749 §4.1.2.1): HTTP 400."""
+    """Render an error the browser cannot be redirected with (RFC 6749 §4.1.2.1): HTTP 400.
+
+    A full single-use memory (`sandbox.replay`) is a 429 page with `Retry-After` instead: the person
+    at the browser is told to wait, and the client is not sent an error it could not retry.
+    """
+    retry_after = next((v for k, v in error.extra_headers if k == "Retry-After"), None)
+    status_line = "429 Too Many Requests" if error.status_code == 429 else "400 Bad Request"
     body = render_template(
-        "error.html", error=error, org_name=sandbox.config.org_name, org_url=sandbox.org_url
+        "error.html",
+        error=error,
+        status_line=status_line,
+        retry_after=retry_after,
+        org_name=sandbox.config.org_name,
+        org_url=sandbox.org_url,
     )
-    return Response(body, status=400, headers=_html_headers(), mimetype="text/html")
+    headers = list(_html_headers().items()) + ([("Retry-After", retry_after)] if retry_after else [])
+    return Response(body, status=int(status_line[:3]), headers=headers, mimetype="text/html")
 
 
 def error_redirect(error: SandboxError, redirect_uri: str, state: str | None) -> Response:
@@ -387,7 +404,10 @@ def authorize_get(
         return error_redirect(server.unmapped(error), redirect_uri, state)
     transaction_id = secrets.token_urlsafe(24)
     lifetime = sandbox.config.lifetimes.signin_transaction
-    sandbox.transactions.put(server.transaction_key(transaction_id), params, time.time() + lifetime)
+    try:
+        sandbox.transactions.put(server.transaction_key(transaction_id), params, time.time() + lifetime)
+    except StoreFull as full:
+        return error_page(sandbox, refuse_full(full, client_id=client.get_client_id()))
     return _signin_page(sandbox, transaction_id, client, failed=False)
 
 
@@ -426,6 +446,8 @@ def authorize_post(
         grant = server.get_consent_grant(request=oauth_request, end_user=user)
         return server.create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
     except SandboxError as error:
+        if error.status_code == 429:  # the code store is full: the person waits, then signs in again
+            return error_page(sandbox, error)
         return error_redirect(error, redirect_uri, state)
     except OAuth2Error as error:  # pragma: no cover - pre-empted by check_authorization_request
         return error_redirect(server.unmapped(error), redirect_uri, state)

@@ -204,8 +204,12 @@ def _private_key_jwt(sandbox: Sandbox, form: dict[str, str], endpoint_url: str) 
     if jti is not None:
         if not isinstance(jti, str) or not jti:
             raise refuse("client_assertion_invalid_jwt", client_id=client_id, detail="jti is not a string")
-        # RFC 7523 §3: the authorization server MAY ensure that JWTs are not replayed (Okta does).
-        if not sandbox.assertion_replay.use(client_id, jti, exp + skew):
+        # RFC 7523 §3: the authorization server MAY ensure that JWTs are not replayed (Okta does);
+        # MCP EMA §7.4.2: replay detection REQUIRED for the assertion's lifetime. Remembered until the
+        # last instant it is accepted (exp + skew), which the check above bounds by
+        # client_assertion_max_ahead + 2 x clock_skew from now: the longest window the cache holds.
+        # A full cache refuses a new jti with a 429 and never forgets a live one (sandbox.replay).
+        if not sandbox.assertion_replay.use(client_id, jti, exp + skew, client_id=client_id):
             raise refuse("client_assertion_already_used", client_id=client_id)
     return client
 

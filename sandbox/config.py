@@ -206,6 +206,11 @@ class SandboxConfig:
     #: Okta's machine access (issue 8): agents registered as resources, and who may delegate to them.
     agent_resources: dict[str, AgentResource] = field(default_factory=dict)
     delegation_links: tuple[DelegationLink, ...] = ()
+    #: Unexpired `jti`s each replay cache (client assertions; ID-JAGs) remembers before refusing new
+    #: ones with a 429 (sandbox.replay: it never evicts a live one). default.toml shows the arithmetic.
+    replay_capacity: int = 200_000
+    #: Unredeemed authorization codes, and pending sign-in pages, each store holds before a 429.
+    pending_capacity: int = 20_000
 
     def user_by_id(self, user_id: str) -> User | None:
         """Return the user with this Okta id, or None."""
@@ -392,6 +397,8 @@ def _parse(data: dict[str, Any], base_dir: Path, label: str) -> SandboxConfig:
 
     limits = root.table("limits")
     max_body = limits.int("max_body_bytes", 65536, minimum=1024)
+    replay_capacity = limits.int("replay_capacity", 200_000, minimum=1)
+    pending_capacity = limits.int("pending_capacity", 20_000, minimum=1)
     limits.done()
 
     users = _parse_users(root.table("users", required=True))
@@ -418,6 +425,8 @@ def _parse(data: dict[str, Any], base_dir: Path, label: str) -> SandboxConfig:
         raw=data,
         agent_resources=agent_resources,
         delegation_links=links,
+        replay_capacity=replay_capacity,
+        pending_capacity=pending_capacity,
     )
 
 

@@ -40,10 +40,15 @@ class Sandbox:
             elif client.jwks is not None:
                 self.client_keys[cid] = InlineKeys(client.jwks)
         self.events = EventLog()
-        self.assertion_replay = ReplayCache()  # client assertion jti, per client
-        self.id_jag_replay = ReplayCache()  # ID-JAG jti, per issuer
-        self.codes: ExpiringStore[AuthCode] = ExpiringStore()
-        self.transactions: ExpiringStore[dict[str, list[str]]] = ExpiringStore()
+        # Single-use memory that never forgets an unexpired entry; at capacity, new ones get a 429
+        # (sandbox.replay). MCP EMA §7.4.2: replay detection REQUIRED for the assertion's lifetime.
+        replay, pending = config.replay_capacity, config.pending_capacity
+        self.assertion_replay = ReplayCache("client_assertion", capacity=replay)  # jti, per client
+        self.id_jag_replay = ReplayCache("id_jag", capacity=replay)  # ID-JAG jti, per issuer
+        self.codes: ExpiringStore[str, AuthCode] = ExpiringStore("authorization_code", capacity=pending)
+        self.transactions: ExpiringStore[str, dict[str, list[str]]] = ExpiringStore(
+            "signin_transaction", capacity=pending
+        )
         #: The MCP server's URL (sandbox/mcp_server.py), set once its socket is bound; "{mcp}" in config.
         self.mcp_url: str | None = None
         self._unexpected = 0

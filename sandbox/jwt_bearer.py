@@ -210,7 +210,9 @@ class SandboxIDJAGGrant(IDJAGGrant):
         # lifetime): an ID-JAG is redeemed once; remember it until it expires. ID-JAG -04 §4.4.3
         # instead lets a client re-submit the same ID-JAG; the sandbox follows Okta.
         expires = float(claims["exp"]) + self.LEEWAY
-        if not self.sandbox.id_jag_replay.use(self.sandbox.issuer, jti, expires):
+        # MCP EMA §7.4.2: replay detection REQUIRED for the lifetime; a full cache answers 429.
+        who = {"client_id": claims.get("client_id"), "user_id": claims.get("sub")}
+        if not self.sandbox.id_jag_replay.use(self.sandbox.issuer, jti, expires, **who):
             raise refuse("id_jag_replayed", client_id=claims.get("client_id"), user_id=claims.get("sub"))
         return True
 

@@ -8,8 +8,12 @@
   own resource URL, and refuses a token minted for any other resource (MCP EMA §5.1's audience
   restriction, seen from the resource's side).
 
-It shares the process but not the memory of the custom server: it fetches the server's JWKS over
-HTTP (`{issuer}/v1/keys`), caches it, and refetches on an unknown `kid` at most every few seconds.
+It shares the process but not the memory of the custom server: it reads the server's published JWKS
+(`{issuer}/v1/keys`, the same endpoint and document any client gets), caches it, and refetches on an
+unknown `kid` at most every few seconds. From inside the sandbox the request goes through the Flask app
+itself rather than a socket: a burst of API calls waiting for the keys holds every worker thread, and a
+fetch over the socket would then wait for a free one (seen in a soak run as 5 s stalls and refused
+tokens at start-up). The MCP server, served by its own threads, fetches over HTTP.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import requests
-from flask import Response, jsonify
+from flask import Response, current_app, has_app_context, jsonify
 from flask import request as flask_request
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -40,11 +44,13 @@ _MAX_ITEMS_PER_USER = 200
 
 
 class RemoteJwks:
-    """The custom server's public keys as a separate resource server sees them: fetched over HTTP."""
+    """The custom server's public keys as a separate resource server sees them: its published JWKS."""
 
-    def __init__(self, url: str, *, min_refetch_seconds: float) -> None:
+    def __init__(self, url: str, *, min_refetch_seconds: float, local_origin: str | None = None) -> None:
         self.url = url
         self.min_refetch = min_refetch_seconds
+        #: The sandbox's own origin: a fetch from inside one of its requests goes through its app.
+        self.local_origin = local_origin
         self._keys: dict[str, RSAKey] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
@@ -65,12 +71,23 @@ class RemoteJwks:
                 self._fetch()
             return self._keys.get(kid)
 
+    def _document(self) -> dict[str, Any]:
+        """GET the JWKS: through the Flask app when called inside its request (no worker needed)."""
+        if self.local_origin and self.url.startswith(self.local_origin + "/") and has_app_context():
+            answer = current_app.test_client().get(
+                self.url[len(self.local_origin) :], headers={"Accept": "application/json"}
+            )
+            if answer.status_code != 200:
+                raise ValueError(f"HTTP {answer.status_code}")
+            return answer.get_json()
+        response = requests.get(self.url, timeout=5, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        return response.json()
+
     def _fetch(self) -> None:
         try:
-            response = requests.get(self.url, timeout=5, headers={"Accept": "application/json"})
-            response.raise_for_status()
             keys = {}
-            for jwk in response.json().get("keys", []):
+            for jwk in self._document().get("keys", []):
                 if jwk.get("kty") == "RSA" and isinstance(jwk.get("kid"), str):
                     keys[jwk["kid"]] = RSAKey.import_key({k: jwk[k] for k in ("kty", "n", "e")})
             self._keys = keys
@@ -98,7 +115,9 @@ class TodoApi:
         #: The audiences this API accepts: the custom server's, and its own resource URL (RFC 8707).
         self.audiences = (sandbox.config.servers[server_id].audience, sandbox.api_resource)
         self.jwks = RemoteJwks(
-            sandbox.server_keys_url(server_id), min_refetch_seconds=config.jwks_min_refetch_seconds
+            sandbox.server_keys_url(server_id),
+            min_refetch_seconds=config.jwks_min_refetch_seconds,
+            local_origin=sandbox.org_url,
         )
         self._todos: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)

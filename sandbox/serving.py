@@ -2,6 +2,15 @@
 
 The org URL is the issuer of every token, so it must be known before the app exists: the socket is
 bound first, its port read back, and the `Sandbox` built for `http://<host>:<port>`.
+
+Malformed HTTP is answered, not dropped (RFC 9112 §2.2, §3, §6, §7.1; README "Performance"): every
+refusal waitress makes before the app runs is OAuth-shaped JSON (`OAuthErrorTask`), and the parser
+and the idle-connection sweep answer four cases waitress would close silently or never answer: a URI
+`urlsplit` cannot parse, a request line or header block that can no longer become valid (bare LF or
+CR, a first byte that cannot start a method, an invalid request line before the headers end), a chunk
+whose declared size passes the body limit, and a request that stalls half-way (408 at the idle
+timeout). What stays unanswered: a client that closes mid-request (waitress takes end of input as the
+client gone; RFC 9112 §8 makes an answer optional), and an idle keep-alive connection with no request.
 """
 
 from __future__ import annotations
@@ -9,17 +18,21 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError, crack_first_line
 from waitress.server import create_server
 from waitress.task import ErrorTask
+from waitress.utilities import BadRequest, RequestEntityTooLarge
 
 from . import events
 from .app import create_app
@@ -35,6 +48,73 @@ THREADS = 8
 #: sessions keep connections alive), and how long an idle one may stay open, in seconds.
 CONNECTION_LIMIT = 500
 IDLE_TIMEOUT = 30
+#: How often waitress sweeps idle connections (and answers stalled requests with a 408), in seconds.
+CLEANUP_INTERVAL = 5
+
+#: RFC 9110 §5.6.2: the characters of a token (a method starts with one).
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+#: RFC 9112 §2.2: a bare LF, or a CR not followed by LF (a CR at the very end may be half of a CRLF).
+_BARE_CR_OR_LF = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")
+
+
+class RequestTimeout(BadRequest):
+    """RFC 9110 §15.5.9: the request was not completed within the time the server waits."""
+
+    code = 408
+    reason = "Request Timeout"
+
+
+class OAuthRequestParser(HTTPRequestParser):
+    """waitress's parser, refusing at once what it would drop or wait on forever.
+
+    - a URI `urllib.parse.urlsplit` raises ValueError on (e.g. `http://[::1`): waitress catches only
+      UnicodeError, so the exception closed the connection with no answer; now 400 "Bad URI";
+    - a request line or header block that can no longer become valid: waitress waits for CRLF CRLF,
+      which a client ending lines with a bare LF never sends; now 400 as soon as it is seen;
+    - a chunk whose declared size passes the body limit: 413 now, not once that many bytes arrived.
+    """
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if self.completed:
+            return consumed
+        try:
+            if self.body_rcv is None:
+                self._check_pending_header()
+        except ParsingError as exc:
+            self._refuse(BadRequest(exc.args[0]))
+            return consumed
+        body = self.body_rcv
+        limit = self.adj.max_request_body_size
+        if self.chunked and body is not None and self.body_bytes_received + body.chunk_remainder >= limit:
+            self._refuse(RequestEntityTooLarge(f"exceeds max_body of {limit}"))
+        return consumed
+
+    def _check_pending_header(self) -> None:
+        """Raise ParsingError if the header received so far cannot begin a valid request."""
+        head = self.header_plus.lstrip()
+        if _BARE_CR_OR_LF.search(head):
+            raise ParsingError("Bare CR or LF found in HTTP message")
+        if head and head[0] not in _TCHAR:
+            raise ParsingError("Start line is invalid")
+        end = head.find(b"\r\n")
+        if end >= 0 and crack_first_line(head[:end]) == (b"", b"", b""):
+            raise ParsingError("Start line is invalid")
+
+    def _refuse(self, error: Any) -> None:
+        if not self.headers_finished:
+            # As waitress does for its own 431: a request line for the error task and its log.
+            self.parse_header(b"GET / HTTP/1.0\r\n")
+        self.error = error
+        self.completed = True
+
+    def parse_header(self, header_plus: bytes) -> None:
+        try:
+            super().parse_header(header_plus)
+        except ParsingError:
+            raise
+        except ValueError:  # urlsplit: "Invalid IPv6 URL", a port out of range, ...
+            raise ParsingError("Bad URI") from None
 
 
 class OAuthErrorTask(ErrorTask):
@@ -54,10 +134,14 @@ class OAuthErrorTask(ErrorTask):
         elif code == 431:
             limit = self.channel.server.adj.max_request_header_size
             description = f"The request headers are larger than {limit} bytes."
+        elif code == 408:
+            limit = self.channel.server.adj.channel_timeout
+            description = f"The request was not completed within {limit} seconds."
         else:
             description = f"The request could not be parsed: {getattr(error, 'body', '')}"
         if code >= 500:
-            state = self.channel.server.application.extensions.get("sandbox")
+            # The server's application is waitress's proxy-headers wrapper, not the Flask app.
+            state = getattr(self.channel.server, "sandbox", None)
             if code != 501 and state is not None:  # 501: a transfer coding waitress does not implement
                 state.count_unexpected()
             error_code = "invalid_request" if code == 501 else "server_error"
@@ -83,6 +167,38 @@ class OAuthErrorChannel(HTTPChannel):
     """A waitress connection whose transport-level refusals are OAuth-shaped JSON."""
 
     error_task_class = OAuthErrorTask
+    parser_class = OAuthRequestParser
+
+
+def sweep_idle_connections(server: Any, now: float) -> None:
+    """waitress's maintenance, answering a request that stalled half-way with a 408 before closing.
+
+    waitress closes every connection idle for `channel_timeout`; one holding part of a request (a
+    request line with no end, headers with no blank line, a body shorter than its Content-Length)
+    gets a 408 in the OAuth shape first (RFC 9112 §8: MAY send an error response). An idle
+    keep-alive connection with nothing pending is closed silently, as before.
+    """
+    cutoff = now - server.adj.channel_timeout
+    for channel in list(server.active_channels.values()):
+        if channel.requests or channel.last_activity >= cutoff:
+            continue
+        pending = channel.request
+        if (
+            pending is None
+            or not channel.connected
+            or not (pending.header_plus.strip() or pending.headers_finished)
+        ):
+            channel.will_close = True
+            continue
+        stalled = channel.parser_class(channel.adj)
+        stalled.parse_header(b"GET / HTTP/1.0\r\n")
+        stalled.error = RequestTimeout("request not completed in time")
+        stalled.completed = True
+        with channel.requests_lock:
+            channel.request = None
+            channel.requests.append(stalled)
+        channel.last_activity = now
+        server.add_task(channel)
 
 
 def is_loopback(host: str) -> bool:
@@ -206,6 +322,7 @@ def make_served_sandbox(
             threads=THREADS,
             connection_limit=CONNECTION_LIMIT,
             channel_timeout=IDLE_TIMEOUT,
+            cleanup_interval=CLEANUP_INTERVAL,
             # waitress refuses a body over the limit from its Content-Length, before reading it
             # (it refuses a length >= this value).
             max_request_body_size=config.max_body_bytes + 1,
@@ -220,4 +337,6 @@ def make_served_sandbox(
             mcp.sock.close()
         raise
     server.channel_class = OAuthErrorChannel
+    server.sandbox = sandbox  # what OAuthErrorTask counts a 5xx on
+    server.maintenance = partial(sweep_idle_connections, server)
     return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url, mcp=mcp)

@@ -12,13 +12,18 @@ arbitrary text; plus unknown `x_…` parameters, which must be ignored. The orac
 - a success (a token, a code in a redirect, an API answer) exactly when every choice was VALID;
 - a redirect only ever goes to a registered redirect URI.
 
+The `raw_http` endpoint sends bytes no client library would (request lines, header lines and line
+ends mutated, framing broken): each must get an answer (RFC 9112; sandbox.serving), never a 5xx.
+
 `tests/hardening/test_fuzz.py` runs a few hundred cases with a derandomized profile in `make test`;
 `bench/fuzz.py` runs 10,000 and prints the counts. Named uniquely (not `conftest`).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +125,143 @@ content_types = st.one_of(
 )
 
 ASSERTION = ("replayed_assertion", "assertion_for_other_endpoint", "expired_assertion")
+
+
+# --- raw HTTP: bytes no client library sends (sandbox.serving answers them) --------------------------
+
+_no_line_end = st.binary(max_size=24).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+#: Framing headers come only from `_framing`, so that a case never waits for bytes it will not get.
+_FRAMING_NAMES = (b"content-length", b"transfer-encoding", b"expect")
+#: (framing headers, body): each either a complete request or one the server refuses at once.
+_FRAMINGS = [
+    ([], b""),
+    ([b"Content-Length: 12"], b"grant_type=x"),
+    ([b"Transfer-Encoding: chunked"], b"c\r\ngrant_type=x\r\n0\r\n\r\n"),
+    ([b"Content-Length: abc"], b""),
+    ([b"Content-Length: -1"], b""),
+    ([b"Content-Length: 1", b"Content-Length: 2"], b"ab"),
+    ([b"Content-Length: 99999999999999999999"], b""),
+    ([b"Transfer-Encoding: chunked"], b"zz\r\nab\r\n0\r\n\r\n"),
+    ([b"Transfer-Encoding: chunked"], b"2;\x01\r\nab\r\n0\r\n\r\n"),
+    ([b"Transfer-Encoding: chunked"], b"2\r\nabc\r\n0\r\n\r\n"),
+    ([b"Transfer-Encoding: chunked"], b"ffffffffffff\r\nab"),
+    ([b"Transfer-Encoding: gzip"], b""),
+]
+#: Mostly CRLF; sometimes what RFC 9112 §2.2 forbids.
+_line_ends = st.sampled_from([b"\r\n"] * 8 + [b"\n", b"\r", b"\r\r\n", b" \r\n"])
+_PATHS = [b"/", b"/oauth2/v1/token", b"/oauth2/v1/keys", b"/todo-api/todos", b"/oauth2/v1/authorize"]
+#: Half of the request lines are valid, so that the header lines and the framing are reached too.
+RAW_HTTP = st.fixed_dictionaries(
+    {
+        "method": st.one_of(
+            st.sampled_from([b"GET", b"POST", b"HEAD", b"OPTIONS"]),
+            st.sampled_from([b"get", b"G\xc9T", b"", b"GET GET", b"PRI", b"\x16\x03\x01"]),
+            _no_line_end.map(lambda b: b[:8]),
+        ),
+        "target": st.one_of(
+            st.sampled_from(_PATHS),
+            st.sampled_from(
+                [b"*", b"http://[::1/", b"http://h:99999/x", b"//x", b"/a b", b"/%zz", b"/\xff", b""]
+            ),
+            _no_line_end.map(lambda b: b"/" + b),
+        ),
+        "version": st.sampled_from(
+            [b" HTTP/1.1"] * 4 + [b" HTTP/1.0", b"", b" HTTP/2.0", b" HTTP/1.1 ", b" http/1.1", b" HTTP/x"]
+        ),
+        "line_end": _line_ends,
+        "headers": st.one_of(
+            st.just([]),
+            st.lists(  # well-formed: the request reaches its framing and the app
+                st.tuples(
+                    st.sampled_from([b"Host", b"Accept", b"X-A", b"Content-Type"]),
+                    st.sampled_from([b"127.0.0.1", b"*/*", b"application/x-www-form-urlencoded", b""]),
+                    st.just(b"\r\n"),
+                ),
+                max_size=3,
+            ),
+            st.lists(  # anything on a line
+                st.tuples(
+                    st.one_of(
+                        st.sampled_from(
+                            [b"Host", b"Accept", b"Content-Type", b"X-A", b"Bad Name", b"", b"\xff", b" Y"]
+                        ),
+                        _no_line_end.map(lambda b: b[:12]),
+                    ).filter(lambda n: not n.strip().lower().startswith(_FRAMING_NAMES)),
+                    _no_line_end,
+                    _line_ends,
+                ),
+                max_size=4,
+            ),
+        ),
+        "framing": st.integers(0, len(_FRAMINGS) - 1),
+    }
+).filter(lambda c: (c["method"] + c["target"] + c["version"]).strip())  # not a blank line (ignored)
+
+
+def raw_request(case: dict[str, Any]) -> bytes:
+    """The bytes of a raw_http case: request line, header lines, framing headers, blank line, body."""
+    framing, body = _FRAMINGS[case["framing"]]
+    lines = [case["method"] + b" " + case["target"] + case["version"] + case["line_end"]]
+    lines += [name + b": " + value + end for name, value, end in case["headers"]]
+    lines += [header + b"\r\n" for header in framing]
+    return b"".join(lines) + b"\r\n" + body
+
+
+@dataclass
+class RawAnswer:
+    """The first answer on a raw connection: status, headers (lower-case names), body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def send_raw(url: str, raw: bytes, *, timeout: float = 15) -> RawAnswer | None:
+    """Send `raw` to the server at `url` and read its first answer; None if it closed without one."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        try:
+            sock.sendall(raw)
+        except OSError:
+            pass  # answered and closed while we sent: read the answer
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+            length = 0 if raw.startswith(b"HEAD ") else int(headers.get("content-length", "0"))
+            while len(rest) < length:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+        except (ConnectionResetError, TimeoutError):
+            return None
+    return RawAnswer(int(lines[0].split()[1]), headers, rest[:length])
+
+
+def judge_raw_http(case: dict[str, Any], raw: bytes, answer: RawAnswer | None) -> Outcome:
+    """Every raw request is answered: never a 5xx (but 501 for an unknown transfer coding), refusals
+    OAuth-shaped (or the authorize endpoint's HTML page)."""
+    assert answer is not None, f"closed without an answer: {raw[:300]!r}"
+    error = None
+    assert answer.status < 500 or answer.status == 501, (raw[:300], answer)
+    if answer.status >= 400 and answer.body:  # no body: an answer to HEAD
+        if answer.headers.get("content-type", "").startswith("text/html"):
+            assert b"/authorize" in raw.split(b"\n", 1)[0], (raw[:300], answer)
+        else:
+            assert answer.headers.get("content-type", "").startswith("application/json"), (raw[:300], answer)
+            body = json.loads(answer.body)
+            assert set(body) == {"error", "error_description"}, body
+            error = body["error"]
+            assert answer.status != 501 or error == "invalid_request", (raw[:300], answer)
+    return Outcome(answer.status, error, answer.status < 300)
+
 
 STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "token_exchange": mutations(
@@ -277,6 +419,7 @@ STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "_body": st.binary(max_size=256),
         }
     ),
+    "raw_http": RAW_HTTP,
 }
 
 ENDPOINTS = tuple(STRATEGIES)
@@ -508,6 +651,11 @@ class Fuzzer:
     def check(self, endpoint: str, case: dict[str, Any]) -> Outcome:
         """Send the case and assert the oracle; count the outcome by endpoint, status and error."""
         self.sent = {}
+        if endpoint == "raw_http":
+            raw = raw_request(case)
+            outcome = judge_raw_http(case, raw, send_raw(self.url, raw))
+            self.counts[(endpoint, outcome.status, outcome.error or "-")] += 1
+            return outcome
         answer = self.send(endpoint, case)
         outcome = judge(endpoint, case, answer, self.sent, self.url)
         self.counts[(endpoint, outcome.status, outcome.error or "-")] += 1

@@ -34,7 +34,7 @@ from hardening_support import (
     sign_in,
     token_exchange,
 )
-from sandbox_flows import decode_unverified
+from sandbox_flows import AGENT, decode_unverified
 
 from sandbox.testing import RunningSandbox, running_sandbox
 
@@ -253,3 +253,22 @@ def test_150_idle_connections_do_not_lock_others_out(hsb) -> None:
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_a_burst_of_api_calls_on_a_cold_key_cache_is_answered_at_once(
+    tmp_path_factory: pytest.TempPathFactory, jwks_file, signer
+) -> None:
+    # More API calls at once than the server has worker threads, before the API has its keys: each
+    # waits for the one fetch of the custom server's JWKS, which must not need a worker of its own (a
+    # soak run saw 5 s stalls and refused tokens here when it went through the socket).
+    overrides = {"clients": {AGENT: {"jwks_file": str(jwks_file)}}}
+    with running_sandbox(data_dir=tmp_path_factory.mktemp("cold-keys"), overrides=overrides) as sb:
+        step1 = code_for_tokens(sb.url, signer, sign_in(sb.url))
+        step2 = token_exchange(sb.url, signer, step1.json()["id_token"])
+        token = jwt_bearer(sb.url, signer, step2.json()["access_token"]).json()["access_token"]
+        headers = {"Authorization": "Bearer " + token}
+        answers = all_at_once(
+            [lambda: requests.get(sb.url + "/todo-api/me", headers=headers, timeout=30)] * (2 * THREADS)
+        )
+        # Before the fix, the fetch waited 5 s for a worker and the calls were refused (401).
+        assert [a.status_code for a in answers] == [200] * (2 * THREADS), [a.text[:80] for a in answers]

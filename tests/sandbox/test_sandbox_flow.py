@@ -394,7 +394,7 @@ def test_the_target_grants_the_id_jag_scopes_that_its_policy_allows(
     assert decode_unverified(answer.json()["access_token"])[1]["scp"] == ["todo.read"]
 
 
-def test_the_api_fetches_the_servers_keys_over_http_and_refetches_at_most_every_few_seconds(
+def test_the_api_fetches_the_servers_published_keys_once_and_refetches_at_most_every_few_seconds(
     agent_jwks: Path, signer: Signer, stranger_key: AgentKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="sandbox.access")
