@@ -1,7 +1,7 @@
 # The kit's commands. Each creates .venv and installs requirements.txt when they are missing,
 # so on a fresh machine each is the only command a person types.
 #
-#   make lab       set up, start the sandbox if needed, open JupyterLab on notebooks/
+#   make lab       set up, start the sandbox if needed, open JupyterLab on your copies in lab/
 #   make test      set up, lint, and run every test (helpers, sandbox, notebooks under nbval, ...)
 #   make sandbox   set up, then run the sandbox in the foreground (Ctrl-C stops it)
 #   make export    set up, run every notebook headless and write HTML, Markdown and an index to exports/
@@ -13,6 +13,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.stamp
 PYTEST_ARGS ?=
+# Options for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port 8890"
+LAB_ARGS ?=
 EXPORT_ARGS ?=
 BENCH_ARGS ?=
 # The conformance battery's target (default: the sandbox's own custom server `default`, with the agent's key).
@@ -24,7 +26,7 @@ CONFORMANCE_ARGS ?= --org http://127.0.0.1:8400 --data-dir .sandbox --issuer htt
 .PHONY: help setup lab test lint sandbox sandbox-start sandbox-stop sandbox-status notebooks export exercises bench clean
 
 help:
-	@echo "make lab       open JupyterLab on notebooks/ (starts the sandbox when the org URL is local)"
+	@echo "make lab       open JupyterLab on your copies in lab/ (starts the sandbox when local; LAB_ARGS=\"--no-browser\")"
 	@echo "make test      lint and run every test"
 	@echo "make test-browser  run only the browser tests (JupyterLab in Chromium; screenshots in pytest's tmp folders)"
 	@echo "make test-hub  run only the training-room test (a real JupyterHub on loopback; as root)"
@@ -45,7 +47,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	$(BIN)/python tools/lab.py lab
+	$(BIN)/python tools/lab.py lab $(LAB_ARGS)
 
 sandbox: setup
 	$(BIN)/python tools/lab.py sandbox

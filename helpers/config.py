@@ -417,6 +417,10 @@ def _problems(s: Settings) -> list[str]:
         out.append(
             _problem("SIGNIN_SCOPES", s.signin_scope, 'a list that includes "openid" (OIDC Core §3.1.2.1)')
         )
+    if not s.agent_scopes:
+        out.append(
+            _problem("AGENT_SCOPES", "", "at least one scope of the target server (step 2 asks for them)")
+        )
     oidc = sorted(set(s.agent_scopes) & set(OIDC_SCOPES))
     if oidc:
         out.append(

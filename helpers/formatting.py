@@ -104,6 +104,8 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 
 #: Cells read left to right and top down (JupyterLab and nbconvert align table cells right by default).
 _CELL_STYLE = "text-align:left;vertical-align:top"
+#: A value cell: long tokens, URLs and JSON wrap inside the output instead of running off its edge.
+_VALUE_STYLE = _CELL_STYLE + ";overflow-wrap:anywhere;word-break:break-word"
 #: Preformatted text in the code font wherever the HTML is shown (JupyterLab, exports, static viewers).
 _PRE_STYLE = "font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;text-align:left"
 
@@ -117,7 +119,8 @@ def html_table(
     def cell(i: int, value: Any) -> str:
         text = escape(str(value))
         inner = f"<code>{text}</code>" if i in code_columns else text
-        return f"<td style='{_CELL_STYLE}'>{inner}</td>"
+        style = _VALUE_STYLE if i in code_columns else _CELL_STYLE
+        return f"<td style='{style}'>{inner}</td>"
 
     head = ""
     if headers is not None:

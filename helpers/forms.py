@@ -4,6 +4,12 @@ A form never blocks: it is displayed for people, and later cells read its curren
 run (`form.settings()`, `form.audience`, `form.scopes`), so "Run All" and headless runs need no
 click. Each form's text/plain output is a stable summary (what nbval and static viewers see).
 
+"Save" checks what can be checked where the mistake is made, and marks the field beside it: each value's
+form (helpers.config), then, against the server the form names, what it knows: the org's discovery
+document (OIDC Discovery §4.3), the custom server's metadata, and the sign-in request itself (an unknown
+client id or redirect URI gets an error page, RFC 6749 §4.1.2.1). A value the server refuses is not
+saved; a server that does not answer is a warning, and the values are saved.
+
 - RFC 8414 §2 (`scopes_supported`): the audience form loads the target server's public scopes; Okta
   lists only scopes marked "Include in public metadata", so a manual entry box is always there.
 """
@@ -11,15 +17,25 @@ click. Each form's text/plain output is a stable summary (what nbval and static 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 
-from .config import DEFAULTS, ENV_VARS, Settings, describe, load_settings, save_settings, settings_from_values
+from .config import (
+    DEFAULTS,
+    ENV_VARS,
+    Settings,
+    describe,
+    is_loopback_host,
+    load_settings,
+    save_settings,
+    settings_from_values,
+)
 from .constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
 from .discovery import fetch_metadata
-from .errors import ConfigError, KitError
+from .errors import ConfigError, KitError, SignInError, UnreachableError
 from .keys import SUPPORTED_ALGS
 
 SANDBOX = "Sandbox (local, offline)"
@@ -52,6 +68,118 @@ _LAYOUT = {"width": "95%"}
 _STYLE = {"description_width": "18em"}
 
 
+#: Values that only make sense against the sandbox (its demo agent, API and users), by setting.
+SANDBOX_ONLY = ("AGENT_CLIENT_ID", "API_URL", "AGENT_SCOPES", "SANDBOX_USERNAME", "SANDBOX_PASSWORD")
+#: How a marked field looks: a red (error) or amber (warning) frame, whatever the widget.
+_MARK_CSS = (
+    "<style>.kit-mark-error input, .kit-mark-error select {border: 2px solid #b3261e !important;}"
+    ".kit-mark-warning input, .kit-mark-warning select {border: 2px solid #a05a00 !important;}</style>"
+)
+_MARK_COLORS = {"error": "#b3261e", "warning": "#a05a00", "note": "#555555"}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """What is wrong with one setting: its name, the message, and `error` (not saved) or `warning`."""
+
+    name: str
+    message: str
+    level: str = "error"
+
+
+def _named(problem: FieldProblem) -> str:
+    """The problem as one line that names its setting."""
+    text = problem.message
+    return text if text.startswith(problem.name + " ") else f"{problem.name}: {text}"
+
+
+def problems_by_field(error: ConfigError) -> list[FieldProblem]:
+    """Turn a ConfigError's lines ('NAME is "value", expected …') into one problem per setting."""
+    found = []
+    for line in error.problems:
+        name = line.split(" ", 1)[0]
+        found.append(FieldProblem(name if name in ENV_VARS else "OKTA_ORG_URL", line))
+    return found
+
+
+def sandbox_values_against_okta(values: dict[str, str]) -> list[FieldProblem]:
+    """Flag the sandbox's own values left in a configuration for an Okta org."""
+    found = []
+    if values.get("AGENT_CLIENT_ID") == DEFAULTS["AGENT_CLIENT_ID"]:
+        found.append(
+            FieldProblem(
+                "AGENT_CLIENT_ID", "the sandbox's agent: your AI agent's client id (Directory > AI Agents)"
+            )
+        )
+    api = values.get("API_URL", "")
+    host = api.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] if "//" in api else ""
+    if api == DEFAULTS["API_URL"] or api.endswith("/todo-api/todos") or (host and is_loopback_host(host)):
+        found.append(FieldProblem("API_URL", "the sandbox's demo API: use your own API's URL"))
+    if values.get("AGENT_SCOPES") == DEFAULTS["AGENT_SCOPES"]:
+        found.append(
+            FieldProblem(
+                "AGENT_SCOPES",
+                "the sandbox's demo scope: use your custom server's scopes (or load them in 02)",
+                "warning",
+            )
+        )
+    return found
+
+
+def server_problems(http: Any, settings: Settings) -> list[FieldProblem]:
+    """Ask the configured server what it knows of these settings; each problem names its field.
+
+    Checks, in order: the org's discovery document (and its `issuer`), the custom server's metadata,
+    then one sign-in request with the agent's client id, redirect URI and sign-in scopes. Nothing is
+    signed in and no token is asked for.
+    """
+    from .signin import check_authorize_request, new_authorization_request
+
+    found: list[FieldProblem] = []
+    try:
+        with http.labelled("Save: org discovery"):
+            fetch_metadata(http, settings.org_issuer, form="openid")
+    except UnreachableError as exc:
+        hint = " (is the sandbox running? make lab starts it)" if settings.is_sandbox else ""
+        return [FieldProblem("OKTA_ORG_URL", f"nothing answered{hint}: {exc}", "warning")]
+    except KitError as exc:
+        return [FieldProblem("OKTA_ORG_URL", f"not an org's authorization server: {exc}")]
+    try:
+        with http.labelled("Save: custom server metadata"):
+            metadata = fetch_metadata(http, settings.custom_issuer, form="okta")
+    except KitError as exc:
+        found.append(
+            FieldProblem("OKTA_AUTH_SERVER_ID", f"no such custom authorization server at the org: {exc}")
+        )
+        metadata = None
+    try:
+        check_authorize_request(
+            http, new_authorization_request(settings), settings.org_authorize_url, label="Save: sign-in check"
+        )
+    except SignInError as exc:
+        text = str(exc)
+        name = next(
+            (n for n in ("REDIRECT_URI", "SIGNIN_SCOPES", "AGENT_CLIENT_ID") if f"check {n} " in text),
+            "AGENT_CLIENT_ID",
+        )
+        said = f"{exc.error}: {exc.error_description}" if getattr(exc, "error", None) else text
+        found.append(FieldProblem(name, f"the org refused a sign-in with it ({said})"))
+    except KitError as exc:
+        found.append(FieldProblem("OKTA_ORG_URL", f"the sign-in page could not be read: {exc}", "warning"))
+    if metadata is not None and metadata.scopes_supported:
+        unlisted = [s for s in settings.agent_scopes if s not in metadata.scopes_supported]
+        if unlisted:
+            found.append(
+                FieldProblem(
+                    "AGENT_SCOPES",
+                    f"{' '.join(unlisted)} not among the server's public scopes: fine only if it exists "
+                    "without \"Include in public metadata\"",
+                    "warning",
+                )
+            )
+    return found
+
+
 def status_line(text: str = "") -> widgets.HTML:
     """A status line that wraps: a Label cuts a long message off at the form's edge."""
     return widgets.HTML(value=escape(text, quote=False))
@@ -78,11 +206,17 @@ class ConfigForm:
         settings = form.settings()   # the next cell reads the current values
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, http: Any = None) -> None:
         self._settings = settings or load_settings()
+        self._http = http
         self.fields: dict[str, widgets.Widget] = {}
+        #: One line under each field: what is wrong with it, or a note (empty when nothing to say).
+        self.notes: dict[str, widgets.HTML] = {}
+        #: The problems marked now, by setting (what the person sees beside each field).
+        self.marked: dict[str, FieldProblem] = {}
         for name in ENV_VARS:
             self.fields[name] = self._make_field(name)
+            self.notes[name] = widgets.HTML(value="")
         self.where = widgets.ToggleButtons(
             options=[SANDBOX, OKTA],
             description="Where the flow runs:",
@@ -100,8 +234,9 @@ class ConfigForm:
         self.where.observe(self._on_where, names="value")
         self.widget = widgets.VBox(
             [
+                widgets.HTML(_MARK_CSS),
                 self.where,
-                *self.fields.values(),
+                *(widgets.VBox([self.fields[n], self.notes[n]]) for n in ENV_VARS),
                 widgets.HBox([self.use_existing, self.save_button]),
                 self.status,
             ]
@@ -138,14 +273,31 @@ class ConfigForm:
 
     def _on_where(self, change: dict[str, Any]) -> None:
         org = self.fields["OKTA_ORG_URL"]
+        self.clear_marks()
         if change["new"] == SANDBOX and not self._current_is_sandbox():
             # Your own sandbox's port when the environment gives you one (a training room), else 8400.
             mine = os.environ.get("OKTA_ORG_URL", "")
             org.value = mine if mine.startswith("http://127.") else DEFAULTS["OKTA_ORG_URL"]
+            for name in ("AGENT_CLIENT_ID", "API_URL"):
+                if not self.fields[name].value:
+                    self.fields[name].value = DEFAULTS[name]
         elif change["new"] == OKTA and self._current_is_sandbox():
             org.value = ""
             org.placeholder = "https://your-org.okta.com"
             self.fields["KIT_HEADLESS"].value = False
+            # The sandbox's own values mean nothing to an Okta org: clear them, or say what to change.
+            for name, placeholder in (
+                ("AGENT_CLIENT_ID", "your AI agent's client id"),
+                ("API_URL", "https://your-api.example.com/..."),
+            ):
+                if self.fields[name].value in (DEFAULTS[name], self._settings.to_env().get(name)):
+                    self.fields[name].value = ""
+                    self.fields[name].placeholder = placeholder
+            for problem in sandbox_values_against_okta(self.values()):
+                self._mark(problem)
+            for name in ("SANDBOX_USERNAME", "SANDBOX_PASSWORD"):
+                note = "the sandbox's demo user: not used against an Okta org"
+                self._mark(FieldProblem(name, note, "note"))
 
     def _current_is_sandbox(self) -> bool:
         value = self.fields["OKTA_ORG_URL"].value
@@ -155,7 +307,37 @@ class ConfigForm:
         try:
             action()
         except KitError as exc:
-            say(self.status, f"Not done: {exc}")
+            if not self.marked:
+                say(self.status, f"Not done: {exc}")
+
+    def clear_marks(self) -> None:
+        """Remove every mark and note."""
+        for name in ENV_VARS:
+            self.fields[name].remove_class("kit-mark-error")
+            self.fields[name].remove_class("kit-mark-warning")
+            self.notes[name].value = ""
+        self.marked = {}
+
+    def _mark(self, problem: FieldProblem) -> None:
+        if problem.name not in self.fields:
+            return
+        if problem.level in ("error", "warning"):
+            self.fields[problem.name].add_class(f"kit-mark-{problem.level}")
+        color = _MARK_COLORS.get(problem.level, _MARK_COLORS["note"])
+        sign = {"error": "✗", "warning": "!", "note": "·"}.get(problem.level, "·")
+        self.notes[problem.name].value = (
+            f'<div style="color:{color}; margin-left: 18em; font-size: smaller">'
+            f"{sign} {escape(problem.message, quote=False)}</div>"
+        )
+        self.marked[problem.name] = problem
+
+    def _http_for_checks(self) -> Any:
+        if self._http is None:
+            from .transport import KitHTTP
+
+            state = self._settings.state_dir or self._settings.home / ".kit"
+            self._http = KitHTTP(phase="00_configure", log_dir=state / "logs", redact=True, fresh_log=False)
+        return self._http
 
     def values(self) -> dict[str, str]:
         """The form's current values as `.env` variables."""
@@ -189,15 +371,46 @@ class ConfigForm:
         say(self.status, "Loaded the existing configuration.")
         return self._settings
 
-    def save(self) -> list[str]:
-        """ "Save": validate the current values and write them to the env file (comments kept)."""
-        settings = self.settings()
+    def check(self, *, server: bool = True) -> tuple[Settings | None, list[FieldProblem]]:
+        """Check the current values (their form, then what the server knows); mark each problem.
+
+        Returns the settings (None when a value is malformed) and every problem found.
+        """
+        self.clear_marks()
+        try:
+            settings = self.settings()
+        except ConfigError as exc:
+            problems = problems_by_field(exc)
+            for problem in problems:
+                self._mark(problem)
+            return None, problems
+        problems = [] if settings.is_sandbox else sandbox_values_against_okta(self.values())
+        if server:
+            problems += server_problems(self._http_for_checks(), settings)
+        for problem in problems:
+            self._mark(problem)
+        return settings, problems
+
+    def save(self, *, check_server: bool = True) -> list[str]:
+        """ "Save": check the values (marking each problem beside its field), then write them to the env
+        file (comments kept). A value the server refuses is not saved; a warning is saved, and shown.
+
+        Raises:
+            ConfigError: a malformed value or one the server refused, naming each setting.
+        """
+        settings, problems = self.check(server=check_server)
+        errors = [p for p in problems if p.level == "error"]
+        if settings is None or errors:
+            refused = [_named(p) for p in (errors or problems)]
+            say(self.status, f"Not done: {'; '.join(refused)}. Marked beside each field: fix, then Save.")
+            raise ConfigError("not saved: " + "; ".join(refused), problems=refused)
         changed = save_settings(settings)
         self._settings = settings
-        say(
-            self.status,
-            f"Saved {len(changed)} changed setting(s)." if changed else "Nothing to save: no change.",
-        )
+        warned = [p for p in problems if p.level == "warning"]
+        done = f"Saved {len(changed)} changed setting(s)." if changed else "Nothing to save: no change."
+        if warned:
+            done += f" {len(warned)} warning(s) marked below: {', '.join(p.name for p in warned)}."
+        say(self.status, done)
         return changed
 
     def __repr__(self) -> str:
@@ -262,8 +475,9 @@ class AudienceForm:
 
     @property
     def audience(self) -> str:
-        """The audience as typed: the target authorization server's issuer."""
-        return self.audience_box.value.strip().rstrip("/")
+        """The audience as typed: the target authorization server's issuer (exactly: a trailing slash
+        names another issuer, RFC 8414 §3.3, and is not silently removed)."""
+        return self.audience_box.value.strip()
 
     @property
     def scopes(self) -> list[str]:

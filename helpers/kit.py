@@ -17,7 +17,7 @@ from .client_assertion import ClientAssertionSigner, check_client_assertion
 from .config import Settings, load_settings
 from .discovery import Metadata, fetch_jwks, fetch_metadata
 from .display import KeyValues, TokenCard, step_configuration
-from .errors import KitError, SessionError
+from .errors import KitError, OAuthError, SessionError
 from .jwts import decode_unverified, looks_like_jwt
 from .keys import AgentKey, PublicKeyView, agent_key_for
 from .oauth import TokenResponse, post_token_request
@@ -153,7 +153,15 @@ class Kit:
             OAuthError: Okta's `error` and `error_description`, the status and the exchange.
             ResponseError: an answer that is not a JSON object.
         """
-        return post_token_request(self.http, url, form, signer=self.signer, assertion=assertion, label=label)
+        try:
+            return post_token_request(
+                self.http, url, form, signer=self.signer, assertion=assertion, label=label
+            )
+        except OAuthError as exc:
+            hint = setting_hint(exc, self.settings)
+            if hint:
+                exc.add_note(hint)
+            raise
 
     # --- the session file ---------------------------------------------------------------------------
     def remember(self, name: str, value: str, **extra: Any) -> SessionItem:
@@ -194,3 +202,31 @@ class Kit:
             item = self.session.get(name)
             item.rerun_note = f"(headless: {producer}.ipynb was re-run just now, because: {exc})"
             return item
+
+
+#: Okta's answers that point at a setting: (error, a phrase of its description) -> the setting and why.
+_HINTS: tuple[tuple[str, str, str], ...] = (
+    ("invalid_client", "kid", "AGENT_KEY_ID / AGENT_PRIVATE_KEY_FILE: the org does not know this key; "
+     "register the public JWKS of 00_configure with the agent"),
+    ("invalid_client", "signature", "AGENT_PRIVATE_KEY_FILE: sign with the key registered for the agent"),
+    ("invalid_client", "issuer", "AGENT_CLIENT_ID: the org knows no client with this id"),
+    ("invalid_client", "client", "AGENT_CLIENT_ID and the agent's registered key"),
+    ("invalid_target", "audience", "AUDIENCE (empty: the custom server's issuer) and OKTA_AUTH_SERVER_ID"),
+    ("invalid_target", "resource", "RESOURCE: a resource the custom server serves, or empty"),
+    ("invalid_target", "", "AUDIENCE, and the agent's resource connection to that server (Admin Console)"),
+    ("invalid_scope", "", "AGENT_SCOPES: the target server's custom scopes, without openid"),
+    ("access_denied", "", "AGENT_SCOPES, and the custom server's access policy rule for the agent"),
+    ("unauthorized_client", "", "AGENT_CLIENT_ID: this client is not allowed the grant type"),
+)
+
+
+def setting_hint(error: OAuthError, settings: Settings) -> str | None:
+    """Name the setting an OAuth error most likely points at, and where to change it (or None)."""
+    description = (error.error_description or "").lower()
+    for code, phrase, what in _HINTS:
+        if error.error == code and phrase in description:
+            name = what.split(":")[0].split(" ")[0]
+            now = settings.to_env().get(name)
+            shown = f' (now "{now}")' if now else ""
+            return f"To fix: check {what}{shown}; change it in the form of 00_configure (then Save), or .env."
+    return None

@@ -31,6 +31,8 @@ def _cell_line(tb: Any) -> str | None:
 def short_report(error: KitError, tb: Any = None) -> list[str]:
     """Return the lines shown for a kit error: the error, where in the cell, and the way to more."""
     lines = [f"{type(error).__name__}: {error}"]
+    # PEP 678 notes: what to change and where (added by the helper that knew the setting).
+    lines += [str(note) for note in getattr(error, "__notes__", [])]
     where = _cell_line(tb) if tb is not None else None
     if where:
         lines.append(f"(in this cell, {where})")

@@ -533,6 +533,13 @@ class OriginApp:
             pkce=Pkce.new(),
             # RFC 8707 §2: the resource the access token is for; its aud will be this URL.
             extra={"resource": self.origin.agent_resource_url},
+            settings_names={
+                "client_id": "ORIGIN_CLIENT_ID",
+                "redirect_uri": "REDIRECT_URI",
+                "scope": "SIGNIN_SCOPES",
+                "authorize_url": "ORIGIN_AUTH_SERVER_ID",
+                "resource": "AGENT_RESOURCE_URL",
+            },
         )
 
     def sign_in(self, request: AuthorizationRequest) -> SignIn:

@@ -423,7 +423,7 @@ def token_timeline(
     start = min([i.iat for i in items] + [now])
     end = max([i.exp for i in items] + [now])
     end = end if end > start else start + 1
-    label_w, axis_w, row = 130.0, 640.0, 34
+    label_w, axis_w, row = 130.0, 640.0, 46
     top = 48
     height = top + row * len(items) + 56
     width = label_w + axis_w + 40
@@ -443,8 +443,10 @@ def token_timeline(
         )
         state = "expired" if item.exp <= now else "not expired"
         label = f"{span(item.exp - item.iat)}, {state}" + (f", {item.note}" if item.note else "")
-        body.append(_text(min(x2 + 6, label_w + axis_w - 4), y + 16, label, size=10, fill=_MUTED,
-                          anchor="start" if x2 + 160 < label_w + axis_w else "end"))  # fmt: skip
+        # Under its bar, never over it: from the bar's start, or ending at the axis' end if that is nearer.
+        fits = x1 + 5.6 * len(label) < label_w + axis_w
+        body.append(_text(x1 if fits else label_w + axis_w, y + 34, label, size=10, fill=_MUTED,
+                          anchor="start" if fits else "end"))  # fmt: skip
     axis_y = top + row * len(items) + 8
     body.append(f"<line x1='{label_w}' y1='{axis_y}' x2='{label_w + axis_w}' y2='{axis_y}' stroke='{_INK}'/>")
     for t, anchor in ((start, "start"), (end, "end")):

@@ -38,13 +38,50 @@ from .checks import Checklist
 from .config import Settings, is_loopback_host
 from .constants import DEFAULT_CLOCK_SKEW
 from .display import KeyValues
-from .errors import SignInError
+from .errors import SignInError, UnreachableError
 from .formatting import shorten
 from .jwts import token_hash
 from .pkce import Pkce
 from .transport import KitHTTP
 
 OIDC_VALIDATION = "OIDC Core §3.1.3.7"
+
+#: Which setting each authorization request parameter comes from (the agent's sign-in, notebook 01).
+DEFAULT_SETTING_NAMES = {
+    "client_id": "AGENT_CLIENT_ID",
+    "redirect_uri": "REDIRECT_URI",
+    "scope": "SIGNIN_SCOPES",
+    "authorize_url": "OKTA_ORG_URL",
+}
+#: Where a person changes a setting.
+WHERE_TO_CHANGE = "in the form of 00_configure (then Save), or in .env"
+
+
+def setting_to_fix(request: AuthorizationRequest, error: str | None, description: str | None) -> str:
+    """Name the setting an authorize error points at, its value, and where to change it."""
+    text = f"{error or ''} {description or ''}".lower()
+    by_code = {
+        "invalid_scope": "scope",
+        "invalid_target": "resource",
+        "invalid_client": "client_id",
+        "unauthorized_client": "client_id",
+    }
+    if error in by_code:
+        param = by_code[error]
+    elif "redirect" in text:
+        param = "redirect_uri"
+    elif "resource" in text:
+        param = "resource"
+    elif "client" in text:
+        param = "client_id"
+    elif "scope" in text:
+        param = "scope"
+    else:
+        param = "authorize_url"
+    name = request.settings_names.get(param, param)
+    value = request.authorize_url if param == "authorize_url" else request.params.get(param, "")
+    where = WHERE_TO_CHANGE if name in DEFAULT_SETTING_NAMES.values() else "in .env"
+    return f'check {name} (now "{value}") {where}'
 
 
 # --- the authorization request --------------------------------------------------------------------
@@ -60,6 +97,8 @@ class AuthorizationRequest:
     nonce: str
     pkce: Pkce
     extra: dict[str, str] = field(default_factory=dict)
+    #: The kit settings each parameter comes from, so an error can name the one to fix.
+    settings_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTING_NAMES))
 
     @property
     def params(self) -> dict[str, str]:
@@ -150,7 +189,8 @@ def parse_callback(url: str, request: AuthorizationRequest, *, how: str = "redir
         # RFC 6749 §4.1.2.1: the authorization server reports an error in the redirect.
         raise SignInError(
             f"sign-in failed: {query['error']}"
-            + (f": {query['error_description']}" if query.get("error_description") else ""),
+            + (f": {query['error_description']}" if query.get("error_description") else "")
+            + f"; {setting_to_fix(request, query['error'], query.get('error_description'))}",
             error=query["error"],
             error_description=query.get("error_description"),
         )
@@ -210,6 +250,65 @@ def find_password_form(html: str) -> dict[str, Any]:
     raise SignInError(f"the sign-in page has {len(parser.forms)} form(s), expected one with a password input")
 
 
+class _ErrorPageParser(HTMLParser):
+    """Read `error` and `error_description` from an error page (the sandbox's `<dd id=…>`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, str] = {}
+        self._field: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        ident = dict(attrs).get("id")
+        self._field = ident if ident in ("error", "error_description") else None
+
+    def handle_data(self, data: str) -> None:
+        if self._field and data.strip():
+            self.found[self._field] = self.found.get(self._field, "") + data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        self._field = None
+
+
+def check_authorize_request(
+    http: KitHTTP, request: AuthorizationRequest, url: str, *, label: str = "Sign-in page check"
+) -> None:
+    """Ask the authorize endpoint for the sign-in page once, before a browser is sent there.
+
+    An authorization server shows an error page instead of redirecting when the client or the redirect
+    URI is not one it trusts (RFC 6749 §4.1.2.1), and a browser tab is then all a person would see: this
+    check turns that page into an error in the notebook, naming the setting to fix.
+
+    Raises:
+        SignInError: an error page (4xx/5xx) or an error redirect, naming the setting and its value.
+    """
+    with http.labelled(label):
+        page = http.get(f"{url}?{urlencode(request.params)}", allow_redirects=False)
+    location = page.headers.get("Location", "") if page.is_redirect else ""
+    if location.startswith(request.redirect_uri) and "error=" in location:
+        parse_callback(location, request, how="sign-in page check")  # raises, naming the setting
+    if page.status_code < 400:
+        return
+    parser = _ErrorPageParser()
+    if "html" in page.headers.get("Content-Type", ""):
+        parser.feed(page.text)
+    else:
+        try:
+            body = page.json()
+            parser.found = {k: str(body[k]) for k in ("error", "error_description") if k in body}
+        except ValueError:
+            pass
+    error, description = parser.found.get("error"), parser.found.get("error_description")
+    said = f"{error}: {description}" if error else " ".join(page.text.split())[:120]
+    raise SignInError(
+        f"the authorization server refused the sign-in request with HTTP {page.status_code} ({said}) "
+        f"instead of showing its sign-in page; {setting_to_fix(request, error, description)}, then run "
+        "this cell again",
+        error=error,
+        error_description=description,
+    )
+
+
 def sign_in_headless(
     http: KitHTTP, request: AuthorizationRequest, settings: Settings, *, authorize_url: str | None = None
 ) -> Callback:
@@ -233,9 +332,15 @@ def sign_in_headless(
     if page.is_redirect:
         return parse_callback(page.headers.get("Location", ""), request, how="headless")
     if page.status_code != 200:
-        text = " ".join(page.text.split())[:160]
+        parser = _ErrorPageParser()
+        parser.feed(page.text)
+        error, description = parser.found.get("error"), parser.found.get("error_description")
+        text = f"{error}: {description}" if error else " ".join(page.text.split())[:160]
         raise SignInError(
-            f"GET authorize answered HTTP {page.status_code}, expected 200 with a sign-in page: {text}"
+            f"GET authorize answered HTTP {page.status_code}, expected 200 with a sign-in page ({text}); "
+            f"{setting_to_fix(request, error, description)}",
+            error=error,
+            error_description=description,
         )
     form = find_password_form(page.text)
     data = {
@@ -267,8 +372,20 @@ PASTE_HELP = (
 )
 
 
-_DONE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
-<body style="font-family: sans-serif; margin: 3em"><h1>{title}</h1><p>{text}</p></body></html>"""
+_DONE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; background: #f4f5f7; color: #1d1d21;
+       margin: 0; display: flex; min-height: 100vh; align-items: center; justify-content: center; }}
+main {{ background: #fff; border-radius: 10px; box-shadow: 0 2px 14px rgba(0,0,0,.12); padding: 2.2em 2.6em;
+       max-width: 32em; border-top: 6px solid {color}; }}
+h1 {{ margin: 0 0 .4em; font-size: 1.5em; color: {color}; }}
+p {{ line-height: 1.5; margin: .4em 0; }}
+.small {{ color: #5b5b66; font-size: .9em; }}
+</style></head>
+<body><main><h1>{title}</h1><p>{text}</p>
+<p class="small">The kit's notebook received this redirect on its loopback listener (RFC 8252 §7.3).</p>
+</main></body></html>"""
 
 
 class LoopbackListener:
@@ -308,7 +425,8 @@ class LoopbackListener:
                     if failed
                     else "You can close this tab and return to the notebook."
                 )
-                body = _DONE_PAGE.format(title=title, text=escape(text)).encode("utf-8")
+                color = "#b3261e" if failed else "#1a7f37"
+                body = _DONE_PAGE.format(title=title, text=escape(text), color=color).encode("utf-8")
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -360,6 +478,8 @@ class SignIn:
         self.listener: LoopbackListener | None = None
         self.listener_problem: str | None = None
         self._widgets: Any = None
+        self._displayed = False
+        self.preflight_problem: str | None = None
 
     @property
     def headless(self) -> bool:
@@ -379,12 +499,23 @@ class SignIn:
         return self.settings.signin_timeout if self._timeout is None else self._timeout
 
     def start(self) -> SignIn:
-        """Begin: headless, sign in now; interactive, start the listener and open the browser."""
+        """Begin: headless, sign in now; interactive, check the request, start the listener, open a tab.
+
+        Raises:
+            SignInError: the authorization server refused the request (an error page), naming the setting.
+        """
         if self.headless:
             self.callback = sign_in_headless(
                 self.http, self.request, self.settings, authorize_url=self.authorize_url
             )
             return self
+        # The kernel reaches the authorize endpoint itself (the back channel), as a headless sign-in does.
+        back_channel = self.authorize_url or self.settings.org_authorize_url
+        try:
+            check_authorize_request(self.http, self.request, back_channel)
+        except UnreachableError as exc:
+            # The browser may still reach it (a proxy the kernel does not use): say so, and go on.
+            self.preflight_problem = f"the kernel could not check the sign-in request first ({exc})"
         listen_on = self.listen_uri
         try:
             self.listener = LoopbackListener(listen_on, public_uri=self.request.redirect_uri)
@@ -422,6 +553,8 @@ class SignIn:
                 f"Listening on {self.listen_uri}{via}: the next cell waits up to {self.timeout} s "
                 "for the redirect."
             )
+        if self.preflight_problem:
+            status = f"Note: {self.preflight_problem}. " + status
         # HTML, not Label: a Label cuts a long status off at the form's edge.
         self._status = widgets.HTML(value=escape(status, quote=False))
         self._pasted = widgets.Text(
@@ -437,6 +570,7 @@ class SignIn:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         text = repr(self)
+        self._displayed = True
         if self._widgets is None:
             return {"text/plain": text}
         bundle = self._widgets._repr_mimebundle_(**kwargs)  # noqa: SLF001
@@ -479,6 +613,15 @@ class SignIn:
             return self.start().callback  # type: ignore[return-value]
         if self.pasted_url:
             return self.finish(self.pasted_url)
+        if not self._displayed and self._widgets is not None:
+            # The link and the paste box must be on screen before the cell waits (a cell that starts
+            # and waits at once never shows its last expression until the wait is over).
+            try:
+                from IPython.display import display
+
+                display(self)
+            except ImportError:  # pragma: no cover (IPython comes with the kernel)
+                pass
         if self.listener is None:
             # Nothing can arrive while this cell runs: no listener, and the box is read only between cells.
             message = (

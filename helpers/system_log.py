@@ -162,27 +162,29 @@ class ServerSide:
     def __repr__(self) -> str:
         return self.text()
 
-    def _repr_html_(self) -> str:
-        left = (
+    def _repr_html_(self, *, collapsed: bool = False) -> str:
+        """The client's view, then the server's events under it (stacked: long values wrap, never
+        cut off); `collapsed` folds the events until the reader opens them."""
+        client = (
             html_table(["", ""], [list(r) for r in self.client.rows()], code_columns=(1,))
             if self.client
             else "<p>(no request)</p>"
         )
         if self.skipped:
-            right = f"<p><i>{escape(self.skipped)}</i></p>"
+            events = f"<p><i>{escape(self.skipped)}</i></p>"
         elif not self.events:
-            right = "<p>No event recorded for this request.</p>"
+            events = "<p>No event recorded for this request.</p>"
         else:
-            right = "".join(
+            events = "".join(
                 html_table(["", ""], [list(r) for r in describe_event(e)], code_columns=(1,))
                 for e in self.events
             )
-        return (
-            "<table><thead><tr><th style='text-align:left'>What the client saw</th>"
-            f"<th style='text-align:left'>{escape(self._header())}</th></tr></thead>"
-            f"<tbody><tr><td style='vertical-align:top'>{left}</td>"
-            f"<td style='vertical-align:top'>{right}</td></tr></tbody></table>"
-        )
+        header = escape(self._header())
+        if collapsed:
+            events = f"<details><summary><b>{header}</b> (click to open)</summary>{events}</details>"
+        else:
+            events = f"<p><b>{header}</b></p>{events}"
+        return f"<div><p><b>What the client saw</b></p>{client}{events}</div>"
 
 
 def read_events(

@@ -33,7 +33,7 @@ from .client_assertion import ClientAssertionSigner
 from .config import Settings
 from .constants import TOKEN_TYPE_ACCESS_TOKEN
 from .errors import KitError, OAuthError, ResponseError
-from .formatting import html_table
+from .formatting import html_table, text_table
 from .jwt_bearer import jwt_bearer_form
 from .jwts import decode_unverified
 from .keys import agent_key_from_private, generate_private_key
@@ -403,8 +403,8 @@ class CaseReport:
                 + "".join(f"<br><code>{escape(k)}: {escape(v)}</code>" for k, v in attempt.changed)
                 + "</p>"
             )
-            if self.side is not None:  # the client's view (status, error, description) and the events
-                parts.append(self.side._repr_html_())  # noqa: SLF001
+            if self.side is not None:  # the client's view, then the events, folded until opened
+                parts.append(self.side._repr_html_(collapsed=True))  # noqa: SLF001
             else:
                 parts.append(html_table(None, rows, code_columns=(0, 1)))
         parts.append(f"<p><b>Cause:</b> {escape(case.cause)}<br><b>Fix:</b> {escape(case.fix)}</p>")
@@ -913,3 +913,24 @@ class Summary:
 def summary() -> Summary:
     """The summary table of every case."""
     return Summary()
+
+
+class Index:
+    """The cases of notebook 05 at a glance: number, step, what breaks, the answer it gets."""
+
+    def rows(self) -> list[list[str]]:
+        """One row per case, in the notebook's order."""
+        return [[str(c.number), c.step, c.title, c.expected.response] for c in CASES]
+
+    def __repr__(self) -> str:
+        table = text_table(["case", "step", "what breaks", "answer"], self.rows())
+        return "The cases of this notebook\n" + table
+
+    def _repr_html_(self) -> str:
+        head = "<p><b>The cases of this notebook</b> (the table of contents in the sidebar jumps to each)</p>"
+        return head + html_table(["Case", "Step", "What breaks", "Answer"], self.rows(), code_columns=(3,))
+
+
+def index() -> Index:
+    """The list of cases, for the top of notebook 05."""
+    return Index()

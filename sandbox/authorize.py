@@ -321,15 +321,20 @@ def error_page(sandbox: Sandbox, error: SandboxError) -> Response:
     """Render an error the browser cannot be redirected with (RFC 6749 §4.1.2.1): HTTP 400.
 
     A full single-use memory (`sandbox.replay`) is a 429 page with `Retry-After` instead: the person
-    at the browser is told to wait, and the client is not sent an error it could not retry.
+    at the browser is told to wait, and the client is not sent an error it could not retry. The page
+    names what the request asked for (`client_id`, `redirect_uri`), so a person who reached it from a
+    notebook knows which setting to fix; it sends nothing back to the app.
     """
     retry_after = next((v for k, v in error.extra_headers if k == "Retry-After"), None)
     status_line = "429 Too Many Requests" if error.status_code == 429 else "400 Bad Request"
+    args = request.values
+    asked = [(name, args.get(name)) for name in ("client_id", "redirect_uri") if args.get(name)]
     body = render_template(
         "error.html",
         error=error,
         status_line=status_line,
         retry_after=retry_after,
+        asked=[(name, value[:300]) for name, value in asked],
         org_name=sandbox.config.org_name,
         org_url=sandbox.org_url,
     )

@@ -48,3 +48,19 @@ def test_the_readme_shows_the_two_commands_and_ci_runs_the_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _relative_links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [link for link in links if not re.match(r"[a-z]+:|#", link)]
+
+
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name
+)
+def test_every_relative_link_of_the_readme_and_docs_reaches_a_file(page: Path) -> None:
+    broken = [
+        link for link in _relative_links(page) if not (page.parent / link.split("#", 1)[0]).resolve().exists()
+    ]
+    assert broken == [], f"{page.relative_to(ROOT)} links to missing files: {broken}"

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from tools import nbrun  # noqa: E402
 from tools.export_render import (  # noqa: E402
+    DOCS_LINK,
     SHOWN_PORT,
     Page,
     has_math,
@@ -325,6 +326,14 @@ def render_and_scan(
         "index.md": index_markdown(pages, where=where),
         MANIFEST: json.dumps(description, indent=2, ensure_ascii=False) + "\n",
     }
+    # The docs pages the notebooks link to travel with the export (relink points them at docs/).
+    for _, notebook in executed:
+        for cell in notebook.get("cells", []):
+            if cell.get("cell_type") == "markdown":
+                for match in DOCS_LINK.finditer(cell.get("source", "")):
+                    page_path = ROOT / "docs" / match.group(2)
+                    if page_path.is_file():
+                        texts[f"docs/{match.group(2)}"] = page_path.read_text(encoding="utf-8")
     for relative, text in texts.items():
         findings += scan_rendered(text, {"cells": []}, "index", relative, known)
     if findings:

@@ -219,6 +219,8 @@ def with_static_forms(notebook: Any) -> Any:
 # --- links between pages --------------------------------------------------------------------------------
 _NOTEBOOK_LINK = re.compile(r"(\]\(|href=[\"'])(\d\d_[A-Za-z0-9_-]+)\.ipynb")
 _README_LINK = re.compile(r"(\]\(|href=[\"'])\.\./README\.md(#[^)\"'\s]*)?")
+#: A link to one of the repository's docs pages; the export copies the page into its own docs/ folder.
+DOCS_LINK = re.compile(r"(\]\(|href=[\"'])\.\./docs/([A-Za-z0-9_-]+\.md)")
 
 
 def relink(notebook: Any, *, exported: set[str], suffix: str, index: str) -> Any:
@@ -231,6 +233,7 @@ def relink(notebook: Any, *, exported: set[str], suffix: str, index: str) -> Any
         source = _NOTEBOOK_LINK.sub(
             lambda m: f"{m.group(1)}{m.group(2)}{suffix}" if m.group(2) in exported else m.group(0), source
         )
+        source = DOCS_LINK.sub(lambda m: f"{m.group(1)}docs/{m.group(2)}", source)
         cell["source"] = _README_LINK.sub(lambda m: f"{m.group(1)}{index}", source)
     return notebook
 

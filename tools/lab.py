@@ -1,4 +1,4 @@
-"""Prepare and start the kit: `.env`, the agent's key pair, the sandbox, JupyterLab.
+"""Prepare and start the kit: `.env`, the agent's key pair, the sandbox, JupyterLab on the learner's copies.
 
 Called by `make lab`, `make sandbox` and `make sandbox-start`. Starting the sandbox is the helpers' job
 (`helpers.local_sandbox`, the same code a notebook opened without `make lab` runs): it writes the agent's
@@ -9,6 +9,7 @@ person's data folder (`<KIT_HOME>/.sandbox`), and checks that a sandbox already 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -57,6 +58,41 @@ def prepare() -> tuple[object, int | None]:
     return settings, sandbox_port(settings.org_url)
 
 
+#: The learner's own copies of the notebooks: git-ignored, never overwritten once made.
+LAB_DIR = ROOT / "lab"
+#: JupyterLab settings the kit sets for itself: no news or update checks (the kit works offline, and
+#: their toast covers the outputs).
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def learner_copies(source: Path = ROOT / "notebooks", target: Path = LAB_DIR) -> list[str]:
+    """Copy each tracked notebook missing from `target`; never overwrite one. Return the names copied.
+
+    The learner runs and edits the copies; the tracked notebooks keep the stored outputs that readers
+    see and `make test` compares, and only `make notebooks` rewrites them.
+    """
+    target.mkdir(exist_ok=True)
+    copied = []
+    for notebook in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        copy = target / notebook.name
+        if not copy.exists():
+            shutil.copyfile(notebook, copy)
+            copied.append(notebook.name)
+    return copied
+
+
+def write_lab_overrides(prefix: Path = Path(sys.prefix)) -> Path:
+    """Write the kit's JupyterLab settings into the environment's app settings (`overrides.json`)."""
+    path = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(LAB_OVERRIDES)
+    path.write_text(json.dumps(current, indent=2) + "\n")
+    return path
+
+
 def write_api_token(settings: object) -> object:
     """Put the sandbox's System Log API token into `.env` as OKTA_API_TOKEN (never printed); return
     the settings with it."""
@@ -102,8 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"org URL {org_url} is not local: using your Okta org, no sandbox started")
     if args.command == "sandbox-start":
         return 0
+    copied = learner_copies()
+    if copied:
+        print(f"copied to lab/, your copies (git ignores them): {', '.join(copied)}")
+    print("your notebooks: lab/ (make lab never overwrites them; delete one to start it afresh)")
+    write_lab_overrides()
     jupyter = Path(sys.executable).with_name("jupyter")
-    command = [str(jupyter), "lab", f"--notebook-dir={ROOT / 'notebooks'}", *rest]
+    command = [str(jupyter), "lab", f"--notebook-dir={LAB_DIR}", *rest]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:
         command.append("--allow-root")  # containers often run as root; JupyterLab refuses otherwise
     print("starting JupyterLab:", " ".join(command[1:]))

@@ -148,29 +148,40 @@ class BrowserKit:
         (self.state_dir / "session.json").unlink(missing_ok=True)
 
 
-def start_browser_kit(home: Path) -> BrowserKit:
-    """Create a kit home under `home` and start its sandbox (redirect URI on a free loopback port)."""
+def start_browser_kit(home: Path, *, clone: bool = False) -> BrowserKit:
+    """Create a kit home under `home` and start its sandbox (redirect URI on a free loopback port).
+
+    With `clone`, `home` is a git clone of the repository (its notebooks and `.env.example` are there):
+    what a learner has after `git clone`.
+    """
     from helpers.keys import ensure_agent_key
     from sandbox.testing import start_sandbox
 
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(
-        ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-    )
-    shutil.copyfile(ROOT / ".env.example", home / ".env.example")
+    if not clone:
+        shutil.copytree(
+            ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
+        shutil.copyfile(ROOT / ".env.example", home / ".env.example")
     ensure_agent_key(home / ".keys" / "agent.pem", home / ".keys" / "agent.jwks.json")
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
     sandbox = start_sandbox(
         data_dir=home / ".sandbox",
         base_dir=home,
-        overrides={"clients": {AGENT_CLIENT_ID: {"redirect_uris": [redirect_uri]}}},
+        # Every client that signs users in comes back to this kit's listener (06's apps too).
+        overrides={
+            "clients": {
+                client: {"redirect_uris": [redirect_uri]}
+                for client in (AGENT_CLIENT_ID, "0oaOriginWebApp00001", "0oaPublicSpa00000001")
+            }
+        },
     )
     kit = BrowserKit(home=home, sandbox=sandbox, redirect_uri=redirect_uri)
     values = {"OKTA_ORG_URL": sandbox.url, "REDIRECT_URI": redirect_uri, "KIT_HEADLESS": "false"}
     api_token = getattr(sandbox, "api_token", None)
     if api_token:  # as `make lab` writes it: the notebooks show the sandbox's System Log events
         values["OKTA_API_TOKEN"] = api_token
-    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    example = (home / ".env.example").read_text(encoding="utf-8")
     kit.env_file.write_text(set_env_lines(example, values), encoding="utf-8")
     kit.env_file.chmod(0o600)
     return kit

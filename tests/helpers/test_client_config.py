@@ -109,6 +109,7 @@ def test_derived_urls_follow_okta_layout(kit_home, monkeypatch):
             "profile email",
             'SIGNIN_SCOPES is "profile email", expected a list that includes "openid"',
         ),
+        ("AGENT_SCOPES", "", 'AGENT_SCOPES is "", expected at least one scope of the target server'),
         (
             "AGENT_SCOPES",
             "openid todo.read",

@@ -530,10 +530,10 @@ def test_no_refusal_reached_the_catch_all_handler(client: Client) -> None:
     assert client.sb.sandbox.unexpected_errors == 0
 
 
-def test_the_readme_section_maps_every_code_the_exchange_answers_with() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- origin-app:start -->")[1].split("<!-- origin-app:end -->")[0]
-    table = section.split("### Okta's errors, case by case")[1].split("###")[0]
+def test_the_machine_access_page_maps_every_code_the_exchange_answers_with() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "machine-access.md").read_text(encoding="utf-8")
+    section = page.split("<!-- origin-app:start -->")[1].split("<!-- origin-app:end -->")[0]
+    table = section.split("## Okta's errors, case by case")[1].split("\n## ")[0]
     missing = sorted(
         {r.code for r in EXCHANGE_ROWS} - {"openid_not_allowed_token_exchange"} - set(table.split("`"))
     )

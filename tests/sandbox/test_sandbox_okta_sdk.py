@@ -180,9 +180,9 @@ def test_a_resource_sent_only_with_the_code_is_refused_as_okta_refuses_it(sb: Ru
 
 
 def readme_snippet() -> str:
-    """The Python block of the README's section on Okta's SDK."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## In your code: Okta's Python SDK", 1)[1].split("\n## ", 1)[0]
+    """The Python block of docs/okta-sdk.md, the page on Okta's SDK."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "okta-sdk.md").read_text(encoding="utf-8")
+    section = page.split("# In your code: Okta's Python SDK", 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
@@ -194,7 +194,7 @@ def test_the_readmes_sdk_snippet_runs_as_written(
     pem_file = tmp_path / "agent.pem"
     save_agent_key(agent, pem_file)  # as `make lab` writes .keys/agent.pem
     snippet: dict[str, Any] = {}
-    exec(compile(readme_snippet(), "README.md (Okta's SDK)", "exec"), snippet)  # noqa: S102 (our README)
+    exec(compile(readme_snippet(), "docs/okta-sdk.md", "exec"), snippet)  # noqa: S102 (our own page)
     signer = Signer(agent)
     grant = code_for_tokens(sb.url, signer, sign_in(sb.url))
     assert grant.status_code == 200, grant.text
