@@ -513,9 +513,9 @@ class SignIn:
         back_channel = self.authorize_url or self.settings.org_authorize_url
         try:
             check_authorize_request(self.http, self.request, back_channel)
-        except UnreachableError as exc:
+        except UnreachableError:
             # The browser may still reach it (a proxy the kernel does not use): say so, and go on.
-            self.preflight_problem = f"the kernel could not check the sign-in request first ({exc})"
+            self.preflight_problem = f"the kernel could not reach {back_channel} to check the request first"
         listen_on = self.listen_uri
         try:
             self.listener = LoopbackListener(listen_on, public_uri=self.request.redirect_uri)
@@ -553,8 +553,6 @@ class SignIn:
                 f"Listening on {self.listen_uri}{via}: the next cell waits up to {self.timeout} s "
                 "for the redirect."
             )
-        if self.preflight_problem:
-            status = f"Note: {self.preflight_problem}. " + status
         # HTML, not Label: a Label cuts a long status off at the form's edge.
         self._status = widgets.HTML(value=escape(status, quote=False))
         self._pasted = widgets.Text(
@@ -566,7 +564,11 @@ class SignIn:
         help_text = widgets.HTML(
             f'<div style="font-size: smaller; line-height: 1.4">{escape(PASTE_HELP, quote=False)}</div>'
         )
-        self._widgets = widgets.VBox([link, self._status, self._pasted, help_text])
+        parts = [link, self._status, self._pasted, help_text]
+        if self.preflight_problem:
+            note = f"Note: {self.preflight_problem}."
+            parts.insert(2, widgets.HTML(f'<div style="color: #a05a00">{escape(note, quote=False)}</div>'))
+        self._widgets = widgets.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         text = repr(self)
