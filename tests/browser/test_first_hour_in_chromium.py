@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -144,7 +145,13 @@ def test_running_00_to_04_on_the_learners_copies_leaves_git_status_clean(
             notebook.open(f"{name}.ipynb")
             notebook.run_all()
             assert notebook.error_outputs() == [], name
+            copy = clone.home / "lab" / f"{name}.ipynb"
+            before = copy.stat().st_mtime_ns
             notebook.menu("File", re.compile(r"^Save Notebook Ctrl\+S"))
+            deadline = time.monotonic() + 30  # the save is asynchronous: wait for the file to change
+            while copy.stat().st_mtime_ns == before and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert copy.stat().st_mtime_ns != before, f"{name}: JupyterLab did not save the learner's copy"
     finally:
         context.close()
         clone_lab.shutdown_kernels()
