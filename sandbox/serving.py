@@ -1,7 +1,9 @@
 """Serving the sandbox with waitress: bind first (so port 0 works), then build the app for that URL.
 
 The org URL is the issuer of every token, so it must be known before the app exists: the socket is
-bound first, its port read back, and the `Sandbox` built for `http://<host>:<port>`.
+bound first, its port read back, and the `Sandbox` built for `http://<host>:<port>`, or, with
+`tls=True`, `https://<host>:<port>`: waitress's connections then speak TLS (sandbox.tls_serving) with a
+certificate from the data folder's local test CA (sandbox.tls).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from waitress import wasyncore
@@ -26,6 +29,8 @@ from .app import create_app
 from .config import SandboxConfig
 from .core import Sandbox
 from .system_log import REQUEST_ID_HEADER
+from .tls import TLSFiles, ensure_tls_files
+from .tls_serving import TLSChannelMixin
 
 log = logging.getLogger("sandbox.serving")
 
@@ -84,6 +89,10 @@ class OAuthErrorChannel(HTTPChannel):
     error_task_class = OAuthErrorTask
 
 
+class OAuthErrorTLSChannel(TLSChannelMixin, OAuthErrorChannel):
+    """The same connection over TLS (`python -m sandbox serve --tls`)."""
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and "localhost"."""
     if host == "localhost":
@@ -108,11 +117,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_for_socket(sock: socket.socket, host: str) -> str:
+def url_for_socket(sock: socket.socket, host: str, scheme: str = "http") -> str:
     """Return the org URL for a bound socket (no trailing slash)."""
     port = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 @dataclass
@@ -124,6 +133,8 @@ class ServedSandbox:
     server: Any
     sock: socket.socket
     url: str
+    #: The CA and server certificate files when serving HTTPS, else None.
+    tls: TLSFiles | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -165,11 +176,20 @@ def make_served_sandbox(
     port: int = 0,
     data_dir: Path,
     org_url: str | None = None,
+    tls: bool = False,
 ) -> ServedSandbox:
-    """Bind, build the sandbox and its app for the bound URL, and wrap them in a waitress server."""
+    """Bind, build the sandbox and its app for the bound URL, and wrap them in a waitress server.
+
+    With `tls`, the server speaks HTTPS with a certificate from `<data_dir>/tls/` (made when missing).
+
+    Raises:
+        OSError: the address cannot be bound.
+        sandbox.tls.TLSSetupError: with `tls`, a host that is not loopback, or an unusable CA.
+    """
     sock = bind_socket(host, port)
     try:
-        url = org_url or url_for_socket(sock, host)
+        url = org_url or url_for_socket(sock, host, "https" if tls else "http")
+        tls_files = ensure_tls_files(data_dir, hosts=[host, urlsplit(url).hostname or host]) if tls else None
         sandbox = Sandbox(config, org_url=url, data_dir=data_dir)
         app = create_app(sandbox)
         server = create_server(
@@ -185,9 +205,13 @@ def make_served_sandbox(
             expose_tracebacks=False,
             clear_untrusted_proxy_headers=True,
             asyncore_use_poll=True,
+            url_scheme="https" if tls else "http",
         )
+        if tls_files is not None:
+            server.tls_context = tls_files.server_context()
+            server.tls_org_url = url
     except BaseException:
         sock.close()
         raise
-    server.channel_class = OAuthErrorChannel
-    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url)
+    server.channel_class = OAuthErrorTLSChannel if tls_files is not None else OAuthErrorChannel
+    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url, tls=tls_files)
