@@ -97,13 +97,26 @@ def _context(files: tuple[tuple[str, str, tuple[int, int]], ...]) -> ssl.SSLCont
             else:
                 context.load_verify_locations(cafile=path)
         except (OSError, ssl.SSLError) as exc:
-            reason = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+            reason = _unloadable(exc)
             problem = f'{name} is "{path}", expected a PEM file of CA certificates ({reason})'
             raise ConfigError(problem, problems=[problem]) from None
     # PROTOCOL_TLS_CLIENT sets both already; said again so that no later change can drop them.
     context.verify_mode = ssl.CERT_REQUIRED
     context.check_hostname = True
     return context
+
+
+def _unloadable(exc: OSError) -> str:
+    """Say in a few words why a CA file could not be loaded."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "it cannot be read: permission denied"
+    if isinstance(exc, ssl.SSLError):
+        if exc.reason == "NO_CERTIFICATE_OR_CRL_FOUND":
+            return "it holds no certificate"
+        return exc.reason or str(exc)
+    return exc.strerror or str(exc)
 
 
 def trust_for(

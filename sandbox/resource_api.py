@@ -18,6 +18,7 @@ import itertools
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -42,8 +43,10 @@ _MAX_ITEMS_PER_USER = 200
 class RemoteJwks:
     """The custom server's public keys as a separate resource server sees them: fetched over HTTP."""
 
-    def __init__(self, url: str, *, min_refetch_seconds: float) -> None:
+    def __init__(self, url: str, *, min_refetch_seconds: float, ca_file: Path | None = None) -> None:
         self.url = url
+        #: What the fetch verifies an https URL with: the sandbox's test CA when it serves HTTPS.
+        self.verify: str | bool = str(ca_file) if ca_file is not None else True
         self.min_refetch = min_refetch_seconds
         self._keys: dict[str, RSAKey] = {}
         self._fetched_at: float | None = None
@@ -67,7 +70,9 @@ class RemoteJwks:
 
     def _fetch(self) -> None:
         try:
-            response = requests.get(self.url, timeout=5, headers={"Accept": "application/json"})
+            response = requests.get(
+                self.url, timeout=5, headers={"Accept": "application/json"}, verify=self.verify
+            )
             response.raise_for_status()
             keys = {}
             for jwk in response.json().get("keys", []):
@@ -98,7 +103,9 @@ class TodoApi:
         #: The audiences this API accepts: the custom server's, and its own resource URL (RFC 8707).
         self.audiences = (sandbox.config.servers[server_id].audience, sandbox.api_resource)
         self.jwks = RemoteJwks(
-            sandbox.server_keys_url(server_id), min_refetch_seconds=config.jwks_min_refetch_seconds
+            sandbox.server_keys_url(server_id),
+            min_refetch_seconds=config.jwks_min_refetch_seconds,
+            ca_file=sandbox.ca_file,
         )
         self._todos: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)

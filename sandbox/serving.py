@@ -190,7 +190,8 @@ def make_served_sandbox(
     try:
         url = org_url or url_for_socket(sock, host, "https" if tls else "http")
         tls_files = ensure_tls_files(data_dir, hosts=[host, urlsplit(url).hostname or host]) if tls else None
-        sandbox = Sandbox(config, org_url=url, data_dir=data_dir)
+        ca_file = tls_files.ca_file if tls_files is not None else None
+        sandbox = Sandbox(config, org_url=url, data_dir=data_dir, ca_file=ca_file)
         app = create_app(sandbox)
         server = create_server(
             app,
