@@ -157,12 +157,12 @@ class TrustingAdapter(HTTPAdapter):
         """Send with verification on; refuse a request that asks for it off.
 
         Raises:
-            InsecureTransportError: `verify=False` (the kit never turns TLS verification off).
+            InsecureTransportError: `verify` is False (the kit never turns TLS verification off).
         """
         if verify is False:
             raise InsecureTransportError(
-                f"{request.method} {request.url}: the kit never turns TLS verification off (verify=False); "
-                f"to trust the server's CA, {HOW_TO_TRUST}"
+                f"{request.method} {request.url}: the kit never turns TLS verification off "
+                f"(verify is False); to trust the server's CA, {HOW_TO_TRUST}"
             )
         return super().send(request, stream=stream, timeout=timeout, verify=True, cert=cert, proxies=proxies)
 

@@ -255,7 +255,7 @@ def test_turning_verification_off_is_refused(tls_sb: RunningSandbox, no_trust_en
             http.verify = False
             http.get(url)
     assert str(refused.value) == (
-        f"GET {url}: the kit never turns TLS verification off (verify=False); to trust the server's CA, "
+        f"GET {url}: the kit never turns TLS verification off (verify is False); to trust the server's CA, "
         + HOW_TO_TRUST
     )
     assert http.exchanges == []
