@@ -363,3 +363,21 @@ def test_a_server_that_does_not_speak_tls_is_a_failed_handshake(no_trust_env: No
     assert str(refused.value).endswith(
         "). Is this an https server? A plain-http server on that port answers with this error too"
     )
+
+
+def test_a_throwaway_kit_over_https_points_the_kit_at_its_ca(
+    monkeypatch: pytest.MonkeyPatch, no_trust_env: None
+) -> None:
+    from tools.kitenv import start_throwaway_kit, stop_throwaway_kit
+
+    kit_sandbox = start_throwaway_kit(tls=True)
+    try:
+        environ = kit_sandbox.environ
+        assert environ["OKTA_ORG_URL"] == kit_sandbox.url and kit_sandbox.url.startswith("https://127.0.0.1:")
+        assert environ["KIT_CA_BUNDLE"] == str(kit_sandbox.home / ".sandbox" / "tls" / "ca.pem")
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        kit = Kit.open("okta_mode")
+        assert (kit.settings.is_sandbox, kit.org_metadata()["issuer"]) == (False, kit_sandbox.url)
+    finally:
+        stop_throwaway_kit(kit_sandbox)
