@@ -160,8 +160,9 @@ class TrustingAdapter(HTTPAdapter):
             InsecureTransportError: `verify` is False (the kit never turns TLS verification off).
         """
         if verify is False:
+            where = (request.url or "").split("?")[0]  # no query string: it may carry a code
             raise InsecureTransportError(
-                f"{request.method} {request.url}: the kit never turns TLS verification off "
+                f"{request.method} {where}: the kit never turns TLS verification off "
                 f"(verify is False); to trust the server's CA, {HOW_TO_TRUST}"
             )
         return super().send(request, stream=stream, timeout=timeout, verify=True, cert=cert, proxies=proxies)
