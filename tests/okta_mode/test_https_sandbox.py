@@ -376,3 +376,50 @@ def test_no_test_ca_file_is_world_writable_or_group_readable_when_the_umask_is_l
     assert stat.S_IMODE(files.ca_key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(files.key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(files.ca_file.stat().st_mode) == 0o644
+
+
+def raw_exchange(sb: RunningSandbox, payload: bytes) -> tuple[str, dict[str, str]]:
+    """Send `payload` as it is (over TLS when the sandbox serves HTTPS); return the status line and body."""
+    sock: socket.socket = socket.create_connection(sb.address, timeout=10)
+    if sb.ca_file is not None:
+        sock = ssl.create_default_context(cafile=str(sb.ca_file)).wrap_socket(
+            sock, server_hostname="127.0.0.1"
+        )
+    with sock:
+        sock.sendall(payload)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode("ascii"), json.loads(body)
+
+
+MALFORMED = [
+    ("a Content-Length that is not a number",
+     b"POST /oauth2/v1/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+    ("bytes that are not HTTP", b"\x00\x01 not a request line\r\n\r\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "payload"), MALFORMED, ids=[r[0] for r in MALFORMED])
+def test_malformed_requests_get_the_same_oauth_refusal_over_tls_as_over_http(
+    tls_sb: RunningSandbox, case: str, payload: bytes
+) -> None:
+    with running_sandbox() as plain:
+        expected = raw_exchange(plain, payload)
+    status, body = raw_exchange(tls_sb, payload)
+    assert expected[0].split(" ", 1)[1].startswith("4")
+    assert (status.split(" ", 1)[1], body) == (expected[0].split(" ", 1)[1], expected[1])
+    assert body["error"] == "invalid_request"
+
+
+def test_headers_over_the_limit_get_their_431_over_tls(tls_sb: RunningSandbox) -> None:
+    # Refused before the headers end, while the client still sends them: the staged close lets it read.
+    limit = tls_sb.served.server.adj.max_request_header_size
+    payload = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * (limit + 40_000) + b"\r\n\r\n"
+    status, body = raw_exchange(tls_sb, payload)
+    assert status.split(" ", 1)[1] == "431 Request Header Fields Too Large"
+    assert body == {
+        "error": "invalid_request",
+        "error_description": f"The request headers are larger than {limit} bytes.",
+    }
