@@ -67,11 +67,21 @@ BROWSER_BASE_URL_VAR = "KIT_BROWSER_BASE_URL"
 #: provably yours), "own" (that strict everywhere), "off" (never start or check one).
 SANDBOX_MODE_VAR = "KIT_SANDBOX"
 SANDBOX_MODES = ("auto", "own", "off")
+#: A PEM file of CA certificates the kit trusts in addition to requests' bundle (helpers.tls): a company
+#: TLS proxy's CA, or the sandbox's `tls/ca.pem` when it serves HTTPS. Empty: none. TLS is always verified.
+CA_BUNDLE_VAR = "KIT_CA_BUNDLE"
 #: Variables read and saved like the others but kept out of the form and `describe()`.
 #: The origin app of Okta's "machine access" variant (notebook 06, helpers.origin_app): read here like
 #: every setting, validated by helpers.origin_app when the variant is used (sandbox defaults there).
 ORIGIN_VARS = ("ORIGIN_CLIENT_ID", "ORIGIN_CLIENT_SECRET", "ORIGIN_AUTH_SERVER_ID", "AGENT_RESOURCE_URL")
-HIDDEN_VARS = (API_TOKEN_VAR, SIGNIN_TIMEOUT_VAR, BROWSER_BASE_URL_VAR, SANDBOX_MODE_VAR, *ORIGIN_VARS)
+HIDDEN_VARS = (
+    API_TOKEN_VAR,
+    SIGNIN_TIMEOUT_VAR,
+    BROWSER_BASE_URL_VAR,
+    SANDBOX_MODE_VAR,
+    CA_BUNDLE_VAR,
+    *ORIGIN_VARS,
+)
 
 #: Values used when neither the environment nor the env file sets a variable (same as .env.example).
 DEFAULTS: dict[str, str] = {
@@ -171,6 +181,8 @@ class Settings:
     #: ORIGIN_VARS as set (environment, then env file); empty when unset. Holds a secret: never shown.
     origin: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     sandbox_mode: str = "auto"
+    #: KIT_CA_BUNDLE resolved against the kit home; None when unset.
+    ca_bundle: Path | None = None
     home: Path = field(default_factory=kit_home)
     env_file: Path | None = None
     state_dir: Path | None = None
@@ -446,6 +458,10 @@ def _problems(s: Settings) -> list[str]:
         out += _url_problems(BROWSER_BASE_URL_VAR, s.browser_base_url)
     if s.sandbox_mode not in SANDBOX_MODES:
         out.append(_problem(SANDBOX_MODE_VAR, s.sandbox_mode, f"one of {', '.join(SANDBOX_MODES)}"))
+    if s.ca_bundle is not None and not s.ca_bundle.is_file():
+        out.append(
+            _problem(CA_BUNDLE_VAR, s.ca_bundle, "a PEM file of CA certificates, or empty (no such file)")
+        )
     return out
 
 
@@ -548,6 +564,7 @@ def settings_from_values(
         ),
         browser_base_url=resolve_browser_base_url(v.get(BROWSER_BASE_URL_VAR, "")),
         sandbox_mode=(v.get(SANDBOX_MODE_VAR, "") or "auto").lower(),
+        ca_bundle=_resolve_path(home, v[CA_BUNDLE_VAR]) if v.get(CA_BUNDLE_VAR) else None,
         origin={name: v[name] for name in ORIGIN_VARS},
         home=home,
         env_file=env_file,

@@ -5,6 +5,7 @@ KitError
 ├── KeyFileError            the agent's key file is missing, readable by others, or not a usable key
 ├── InsecureTransportError  a token would travel over plain http to a host that is not loopback
 ├── UnreachableError        the server did not answer (connection refused, timeout): names the URL
+├── TLSError                the server's TLS certificate is not trusted (names the setting), or TLS failed
 ├── DiscoveryError          metadata could not be read, or its "issuer" is not the one asked for
 ├── ResponseError           the server answered, but not as the spec requires (HTML, missing fields)
 │   └── OAuthError          the server answered with an OAuth error body (RFC 6749 §5.2)
@@ -41,6 +42,18 @@ class InsecureTransportError(KitError):
 
 class UnreachableError(KitError):
     """The server did not answer at all (connection refused, DNS failure, timeout)."""
+
+
+class TLSError(KitError):
+    """TLS with the server failed: its certificate is not trusted, names another host, or has expired.
+
+    `reason` is one of "not trusted", "hostname mismatch", "expired", "not yet valid", "handshake
+    failed", or OpenSSL's own words for another verification failure.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DiscoveryError(KitError):

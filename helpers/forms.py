@@ -142,6 +142,9 @@ def server_problems(http: Any, settings: Settings) -> list[FieldProblem]:
     except UnreachableError as exc:
         hint = " (is the sandbox running? make lab starts it)" if settings.is_sandbox else ""
         return [FieldProblem("OKTA_ORG_URL", f"nothing answered{hint}: {exc}", "warning")]
+    except TLSError as exc:
+        # The address may be right: the kernel does not trust its certificate (KIT_CA_BUNDLE, helpers.tls).
+        return [FieldProblem("OKTA_ORG_URL", str(exc), "warning")]
     except KitError as exc:
         return [FieldProblem("OKTA_ORG_URL", f"not an org's authorization server: {exc}")]
     try:
@@ -336,7 +339,13 @@ class ConfigForm:
             from .transport import KitHTTP
 
             state = self._settings.state_dir or self._settings.home / ".kit"
-            self._http = KitHTTP(phase="00_configure", log_dir=state / "logs", redact=True, fresh_log=False)
+            self._http = KitHTTP(
+                phase="00_configure",
+                log_dir=state / "logs",
+                redact=True,
+                fresh_log=False,
+                ca_bundle=self._settings.ca_bundle,
+            )
         return self._http
 
     def values(self) -> dict[str, str]:

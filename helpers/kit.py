@@ -37,7 +37,11 @@ class Kit:
         self.signer = ClientAssertionSigner(settings.agent_client_id, self.key)
         state_dir = settings.state_dir or settings.home / ".kit"
         self.http = KitHTTP(
-            phase=phase, log_dir=state_dir / "logs", redact=settings.redact, fresh_log=fresh_log
+            phase=phase,
+            log_dir=state_dir / "logs",
+            redact=settings.redact,
+            fresh_log=fresh_log,
+            ca_bundle=settings.ca_bundle,
         )
         self.session = SessionFile(state_dir / "session.json")
         self.reran: list[str] = []
@@ -70,6 +74,8 @@ class Kit:
             self.settings.agent_key_alg,
             self.settings.agent_key_id,
         )
+        if settings.ca_bundle != self.settings.ca_bundle:
+            self.http.use_ca_bundle(settings.ca_bundle)
         self.settings = settings
         self.http.redact = settings.redact
         if not same_key:

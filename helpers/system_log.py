@@ -286,6 +286,9 @@ def _log_session(kit: Any) -> KitHTTP:
     """The kit's session for System Log reads (not in the notebook's request log), made once."""
     http = getattr(kit, "_system_log_http", None)
     if http is None:
-        http = KitHTTP(phase=f"{getattr(kit, 'phase', 'kit')}.system_log", log_dir=None, redact=True)
+        ca_bundle = getattr(getattr(kit, "settings", None), "ca_bundle", None)
+        http = KitHTTP(
+            phase=f"{getattr(kit, 'phase', 'kit')}.system_log", log_dir=None, redact=True, ca_bundle=ca_bundle
+        )
         kit._system_log_http = http  # noqa: SLF001 - a cache on the notebook's Kit
     return http

@@ -3,6 +3,8 @@
 - RFC 6749 §10.3-§10.4, RFC 6750 §5.3: tokens and credentials only over TLS (plain http allowed
   here for loopback only, where the sandbox runs).
 - RFC 6750 §2.1: bearer tokens in the `Authorization` header (through `BearerAuth`).
+- TLS is verified on every https request, with what helpers.tls says the kit trusts (KIT_CA_BUNDLE,
+  REQUESTS_CA_BUNDLE, SSL_CERT_FILE); a certificate it does not trust is a `TLSError` naming them.
 
 Every response passes through a hook that records the exchange (method, URL, request headers,
 form, status, response headers and body, time taken) in memory and appends it, redacted, to
@@ -31,6 +33,7 @@ from .config import is_loopback_host
 from .errors import InsecureTransportError, UnreachableError
 from .formatting import HIDDEN, duration_ms, html_pre, iso_time, shorten, stable_json
 from .jwts import looks_like_jwt
+from .tls import TrustingAdapter, tls_error, trust_for
 
 #: Form, query and JSON fields whose values are tokens or codes: shortened when shown, in logs always.
 TOKEN_FIELDS = frozenset(
@@ -473,7 +476,9 @@ class BearerAuth(AuthBase):
 
 
 class KitHTTP(requests.Session):
-    """The kit's one HTTP session: guard, timeouts, and a hook that records each exchange.
+    """The kit's one HTTP session: guard, timeouts, verified TLS, and a hook that records each exchange.
+
+    `ca_bundle` is KIT_CA_BUNDLE (`Settings.ca_bundle`): a CA's PEM file trusted in addition (helpers.tls).
 
     Example:
         http = KitHTTP(phase="02_token_exchange_id_jag", log_dir=settings.state_dir / "logs")
@@ -490,6 +495,7 @@ class KitHTTP(requests.Session):
         redact: bool = True,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         fresh_log: bool = True,
+        ca_bundle: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.phase = phase
@@ -501,6 +507,7 @@ class KitHTTP(requests.Session):
         self._lock = threading.Lock()
         self.headers["User-Agent"] = "agentic-token-exchange-kit/0.1"
         self.hooks["response"].append(self._record)
+        self.use_ca_bundle(ca_bundle)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             if fresh_log:
@@ -508,6 +515,14 @@ class KitHTTP(requests.Session):
 
     def __repr__(self) -> str:
         return f"KitHTTP(phase={self.phase!r}, exchanges={len(self.exchanges)})"
+
+    def use_ca_bundle(self, ca_bundle: str | Path | None) -> None:
+        """Trust `ca_bundle` (KIT_CA_BUNDLE) in addition to the environment's CAs from the next request on."""
+        self.trust = trust_for(ca_bundle)
+        previous = self.adapters.get("https://")
+        self.mount("https://", TrustingAdapter(self.trust))
+        if previous is not None:
+            previous.close()
 
     @contextmanager
     def labelled(self, label: str) -> Iterator[None]:
@@ -528,6 +543,8 @@ class KitHTTP(requests.Session):
             kwargs["timeout"] = self.timeout
         try:
             return super().send(request, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise tls_error(request.method or "GET", redact_url(request.url or ""), exc, self.trust) from None
         except requests.ConnectionError as exc:
             raise UnreachableError(
                 f"{request.method} {redact_url(request.url or '')} got no answer "

@@ -19,6 +19,8 @@ lists them, with the date each source was checked. One module per job:
     keys.py, jwts.py   signing keys (persisted), clients' keys, careful JWT parsing
     replay.py          expiring stores that fail closed (jti replay caches, codes, sign-in pages)
     serving.py, cli.py waitress serving and `python -m sandbox`
+    tls.py             `--tls`: the local test CA (kept in the data folder) and the server certificate
+    tls_serving.py     waitress connections over TLS (non-blocking handshake, then plain waitress)
     external.py        resource connections to external resource authorization servers (any issuer)
     admin.py           SSWS-protected admin API: run-time resource connections, minted ID-JAGs (tests)
     connect_cli.py     `python -m sandbox connect | disconnect | connections`

@@ -4,15 +4,17 @@
                              [--data-dir .sandbox] [--base-dir .]
                              [--mcp-port N]   # the MCP server, on 127.0.0.1 (default: 8401 beside
                                               # port 8400, else any free port; -1: none)
+                             [--tls]   # HTTPS: https://127.0.0.1:<port>, certificate from a local test CA
     python -m sandbox start  (same options)   # detached; waits until the discovery document answers
                              [--redirect-uri URI ...]   # also accept this redirect URI (every code client)
     python -m sandbox stop   [--data-dir .sandbox]
-    python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...]   # exit 0 running, 3 not
+    python -m sandbox status [--data-dir .sandbox] [--host ...] [--port ...] [--tls]   # exit 0 running, 3 not
     python -m sandbox token  [--data-dir .sandbox]   # the System Log API token (SSWS), for OKTA_API_TOKEN
     python -m sandbox connect --client ID --audience URL --scopes "a b"   # ID-JAGs for an external server
     python -m sandbox disconnect --name NAME | connections                # (sandbox/connect_cli.py)
 
 The sandbox binds 127.0.0.1 unless told otherwise; another address needs `--allow-remote`.
+With `--tls` it serves HTTPS on loopback only; clients trust `<data dir>/tls/ca.pem` (sandbox.tls).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from . import connect_cli
 from .config import ConfigError, SandboxConfig, load_config, with_redirect_uris
 from .serving import is_loopback, make_served_sandbox
 from .system_log import ensure_api_token
+from .tls import CA_FILE, TLS_DIR, TLSFiles, TLSSetupError
 
 EXIT_NOT_RUNNING = 3
 PID_FILE = "sandbox.pid"
@@ -52,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
         p.add_argument(
             "--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default: {DEFAULT_PORT}; 0: any)"
+        )
+        p.add_argument(
+            "--tls",
+            action="store_true",
+            help="serve HTTPS (loopback only) with a certificate from a local test CA kept in the data "
+            "folder; clients trust <data dir>/tls/ca.pem",
         )
         if serving:
             p.add_argument(
@@ -126,6 +135,14 @@ def _err(message: str) -> None:
 
 def _check_host(args: argparse.Namespace) -> str | None:
     """Return an error message if the host may not be bound, else None (warn for remote hosts)."""
+    if getattr(args, "tls", False):
+        if not is_loopback(args.host):
+            return (
+                f'refusing to serve HTTPS on "{args.host}": --tls serves loopback only (its test CA '
+                "certifies localhost, 127.0.0.0/8 and ::1)"
+            )
+        if getattr(args, "org_url", None) and not args.org_url.startswith("https://"):
+            return f'--org-url is "{args.org_url}", expected https://… with --tls'
     if is_loopback(args.host):
         return None
     if not args.allow_remote:
@@ -146,10 +163,20 @@ def _load(args: argparse.Namespace) -> SandboxConfig | None:
         return None
 
 
-def _discovery(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """Return the org discovery document at `url`, or None if nothing (or not a sandbox) answers."""
+def _ca_for(url: str, data_dir: Path) -> str | bool:
+    """Return what `requests` verifies an https `url` with: the data folder's test CA if present."""
+    ca_file = data_dir / TLS_DIR / CA_FILE
+    return str(ca_file) if url.startswith("https://") and ca_file.is_file() else True
+
+
+def _discovery(url: str, timeout: float = 2.0, *, data_dir: Path | None = None) -> dict[str, Any] | None:
+    """Return the org discovery document at `url`, or None if nothing (or not a sandbox) answers.
+
+    An https `url` is verified with the data folder's test CA (TLS verification is never off).
+    """
+    verify = _ca_for(url, data_dir) if data_dir is not None else True
     try:
-        response = requests.get(url + "/.well-known/openid-configuration", timeout=timeout)
+        response = requests.get(url + "/.well-known/openid-configuration", timeout=timeout, verify=verify)
         data = response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError):
         return None
@@ -182,7 +209,8 @@ def _alive(pid: int) -> bool:
 
 def _url_for(args: argparse.Namespace) -> str:
     host = args.host if ":" not in args.host else f"[{args.host}]"
-    return getattr(args, "org_url", None) or f"http://{host}:{args.port}"
+    scheme = "https" if getattr(args, "tls", False) else "http"
+    return getattr(args, "org_url", None) or f"{scheme}://{host}:{args.port}"
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -210,10 +238,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             org_url=args.org_url,
             mcp_port=args.mcp_port,
+            tls=args.tls,
         )
     except OSError as exc:
         _err(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return 1
+    except TLSSetupError as exc:
+        _err(f"sandbox: {exc}")
+        return 2
     pid_file = Path(args.pid_file) if args.pid_file else None
     if pid_file:
         pid_file.write_text(
@@ -225,7 +257,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _print_banner(served.url, config, data_dir, extra_redirect_uris=args.redirect_uri, mcp_url=served.mcp_url)
+    _print_banner(
+        served.url,
+        config,
+        data_dir,
+        extra_redirect_uris=args.redirect_uri,
+        mcp_url=served.mcp_url,
+        tls=served.tls,
+    )
     try:
         served.run()
     finally:
@@ -242,6 +281,7 @@ def _print_banner(
     *,
     extra_redirect_uris: list[str] | None = None,
     mcp_url: str | None = None,
+    tls: TLSFiles | None = None,
 ) -> None:
     lines = [
         f"Sandbox org URL: {url}",
@@ -256,10 +296,23 @@ def _print_banner(
             state = "" if client.jwks_file.exists() else "  (missing: `make lab` creates it)"
             lines.append(f"  Client {client.client_id} public keys read from: {client.jwks_file}{state}")
     lines.append(f"  Data folder:  {data_dir} (signing keys)")
+    if tls is not None:
+        lines += _tls_lines(tls)
     if extra_redirect_uris:
         lines.append("  Also accepted as redirect URIs: " + ", ".join(extra_redirect_uris))
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
+
+
+def _tls_lines(tls: TLSFiles) -> list[str]:
+    """The banner's HTTPS lines: the certificate's names and expiry, and the CA file clients trust."""
+    return [
+        f"  HTTPS:        certificate for {', '.join(tls.names)}, valid until {tls.not_after:%Y-%m-%d}, "
+        f"issued by {tls.ca_subject}",
+        f"  CA file:      {tls.ca_file}",
+        f"    trust it:   KIT_CA_BUNDLE={tls.ca_file} in the kit's .env; for other clients "
+        "REQUESTS_CA_BUNDLE (requests) or SSL_CERT_FILE (urllib, aiohttp)",
+    ]
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -272,11 +325,12 @@ def cmd_start(args: argparse.Namespace) -> int:
         return 2
     data_dir = Path(args.data_dir).resolve()
     running = _read_pid_file(data_dir)
-    if running and _alive(running["pid"]) and _discovery(running.get("url", "")):
+    if running and _alive(running["pid"]) and _discovery(running.get("url", ""), data_dir=data_dir):
         print(f"A sandbox already runs for {data_dir} (pid {running['pid']}).")
         print(f"Sandbox org URL: {running['url']}")
+        _print_ca_file(running["url"], data_dir)
         return 0
-    if args.port != 0 and _discovery(_url_for(args)):
+    if args.port != 0 and _discovery(_url_for(args), data_dir=data_dir):
         print(f"A sandbox already answers at {_url_for(args)}; not starting another.")
         print(f"Sandbox org URL: {_url_for(args)}")
         return 0
@@ -297,6 +351,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         command += ["--mcp-port", str(args.mcp_port)]
     if args.org_url:
         command += ["--org-url", args.org_url]
+    if args.tls:
+        command.append("--tls")
     for uri in args.redirect_uri:
         command += ["--redirect-uri", uri]
     log_path = data_dir / LOG_FILE
@@ -318,16 +374,23 @@ def cmd_start(args: argparse.Namespace) -> int:
             _err(_tail(log_path))
             return 1
         info = _read_pid_file(data_dir)
-        if info and _discovery(info.get("url", ""), timeout=1.0):
+        if info and _discovery(info.get("url", ""), timeout=1.0, data_dir=data_dir):
             print(f"Sandbox started in the background (pid {info['pid']}, log {log_path}).")
             print(f"Sandbox org URL: {info['url']}")
             if info.get("mcp_url"):
                 print(f"MCP server: {info['mcp_url']}")
+            _print_ca_file(info["url"], data_dir)
             return 0
         time.sleep(0.1)
     _err(f"sandbox: no answer within {args.timeout:.0f} s; stopping it. Log: {log_path}")
     child.terminate()
     return 1
+
+
+def _print_ca_file(url: str, data_dir: Path) -> None:
+    """For an https org URL, print the CA file clients trust (the kit: KIT_CA_BUNDLE in .env)."""
+    if url.startswith("https://"):
+        print(f"CA file (trust it: KIT_CA_BUNDLE=<this path>): {data_dir / TLS_DIR / CA_FILE}")
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -362,11 +425,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print whether a sandbox runs and its URL; exit 0 if it runs, 3 if not."""
     data_dir = Path(args.data_dir).resolve()
     info = _read_pid_file(data_dir)
-    if info and _alive(info["pid"]) and _discovery(info.get("url", "")):
+    if info and _alive(info["pid"]) and _discovery(info.get("url", ""), data_dir=data_dir):
         print(f"running: {info['url']} (pid {info['pid']}, data folder {data_dir})")
         return 0
     url = _url_for(args)
-    if args.port != 0 and _discovery(url):
+    if args.port != 0 and _discovery(url, data_dir=data_dir):
         print(f"running: {url} (not started by `python -m sandbox start` for {data_dir})")
         return 0
     print(f"not running (data folder {data_dir}, {url})")

@@ -21,7 +21,9 @@ from .replay import ExpiringStore, ReplayCache
 class Sandbox:
     """Everything one sandbox instance knows and remembers."""
 
-    def __init__(self, config: SandboxConfig, *, org_url: str, data_dir: Path) -> None:
+    def __init__(
+        self, config: SandboxConfig, *, org_url: str, data_dir: Path, ca_file: Path | None = None
+    ) -> None:
         if org_url.endswith("/"):
             raise ValueError(
                 f'org URL is "{org_url}", expected no trailing slash (it is the issuer, exactly)'
@@ -29,6 +31,9 @@ class Sandbox:
         self.config = config
         self.org_url = org_url
         self.data_dir = data_dir
+        #: Serving HTTPS: the test CA's certificate (sandbox.tls), which the sandbox's own clients of its
+        #: URLs trust (the demo API fetching the custom server's keys); None over plain HTTP.
+        self.ca_file = ca_file
         self.keys = KeyStore(data_dir, list(config.servers))
         self.clients = {cid: OAuthClient(c) for cid, c in config.clients.items()}
         self.client_keys: dict[str, ClientKeySource] = {}

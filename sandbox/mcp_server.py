@@ -103,7 +103,9 @@ class McpTokenVerifier:
         self.resource = resource
         self.metadata_url = metadata_url
         self.jwks = RemoteJwks(
-            sandbox.server_keys_url(server_id), min_refetch_seconds=config.jwks_min_refetch_seconds
+            sandbox.server_keys_url(server_id),
+            min_refetch_seconds=config.jwks_min_refetch_seconds,
+            ca_file=sandbox.ca_file,  # an HTTPS org: the sandbox's own test CA
         )
 
     def challenge(

@@ -22,6 +22,7 @@ import itertools
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -46,8 +47,17 @@ _MAX_ITEMS_PER_USER = 200
 class RemoteJwks:
     """The custom server's public keys as a separate resource server sees them: its published JWKS."""
 
-    def __init__(self, url: str, *, min_refetch_seconds: float, local_origin: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refetch_seconds: float,
+        local_origin: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         self.url = url
+        #: What the fetch verifies an https URL with: the sandbox's test CA when it serves HTTPS.
+        self.verify: str | bool = str(ca_file) if ca_file is not None else True
         self.min_refetch = min_refetch_seconds
         #: The sandbox's own origin: a fetch from inside one of its requests goes through its app.
         self.local_origin = local_origin
@@ -80,7 +90,9 @@ class RemoteJwks:
             if answer.status_code != 200:
                 raise ValueError(f"HTTP {answer.status_code}")
             return answer.get_json()
-        response = requests.get(self.url, timeout=5, headers={"Accept": "application/json"})
+        response = requests.get(
+            self.url, timeout=5, headers={"Accept": "application/json"}, verify=self.verify
+        )
         response.raise_for_status()
         return response.json()
 
@@ -118,6 +130,7 @@ class TodoApi:
             sandbox.server_keys_url(server_id),
             min_refetch_seconds=config.jwks_min_refetch_seconds,
             local_origin=sandbox.org_url,
+            ca_file=sandbox.ca_file,
         )
         self._todos: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)

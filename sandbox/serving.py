@@ -1,9 +1,11 @@
 """Serving the sandbox with waitress: bind first (so port 0 works), then build the app for that URL.
 
 The org URL is the issuer of every token, so it must be known before the app exists: the socket is
-bound first, its port read back, and the `Sandbox` built for `http://<host>:<port>`.
+bound first, its port read back, and the `Sandbox` built for `http://<host>:<port>`, or, with
+`tls=True`, `https://<host>:<port>`: waitress's connections then speak TLS (sandbox.tls_serving) with a
+certificate from the data folder's local test CA (sandbox.tls).
 
-Malformed HTTP is answered, not dropped (RFC 9112 §2.2, §3, §6, §7.1; README "Performance"): every
+Malformed HTTP is answered, not dropped (RFC 9112 §2.2, §3, §6, §7.1; docs/performance.md): every
 refusal waitress makes before the app runs is OAuth-shaped JSON (`OAuthErrorTask`), and the parser
 and the idle-connection sweep answer four cases waitress would close silently or never answer: a URI
 `urlsplit` cannot parse, a request line or header block that can no longer become valid (bare LF or
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from waitress import wasyncore
@@ -40,6 +43,8 @@ from .config import SandboxConfig
 from .core import Sandbox
 from .mcp_server import DEFAULT_MCP_PORT, McpHost, default_mcp_port
 from .system_log import REQUEST_ID_HEADER
+from .tls import TLSFiles, ensure_tls_files
+from .tls_serving import TLSChannelMixin
 
 log = logging.getLogger("sandbox.serving")
 
@@ -201,6 +206,10 @@ def sweep_idle_connections(server: Any, now: float) -> None:
         server.add_task(channel)
 
 
+class OAuthErrorTLSChannel(TLSChannelMixin, OAuthErrorChannel):
+    """The same connection over TLS (`python -m sandbox serve --tls`)."""
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and "localhost"."""
     if host == "localhost":
@@ -225,11 +234,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_for_socket(sock: socket.socket, host: str) -> str:
+def url_for_socket(sock: socket.socket, host: str, scheme: str = "http") -> str:
     """Return the org URL for a bound socket (no trailing slash)."""
     port = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 @dataclass
@@ -241,6 +250,8 @@ class ServedSandbox:
     server: Any
     sock: socket.socket
     url: str
+    #: The CA and server certificate files when serving HTTPS, else None.
+    tls: TLSFiles | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
     #: The MCP server (sandbox/mcp_server.py), started and stopped with the sandbox; None if disabled.
     mcp: McpHost | None = None
@@ -296,17 +307,25 @@ def make_served_sandbox(
     data_dir: Path,
     org_url: str | None = None,
     mcp_port: int | None = None,
+    tls: bool = False,
 ) -> ServedSandbox:
     """Bind, build the sandbox and its app for the bound URL, and wrap them in a waitress server.
 
     The MCP server binds 127.0.0.1:`mcp_port` (None: 8401 beside an org on 8400, else any free port;
-    -1: no MCP server) before the app is built, so "{mcp}" in the configuration names its URL.
+    -1: no MCP server) before the app is built, so "{mcp}" in the configuration names its URL. With
+    `tls`, the org speaks HTTPS with a certificate from `<data_dir>/tls/` (made when missing).
+
+    Raises:
+        OSError: the address cannot be bound.
+        sandbox.tls.TLSSetupError: with `tls`, a host that is not loopback, or an unusable CA.
     """
     sock = bind_socket(host, port)
     mcp: McpHost | None = None
     try:
-        url = org_url or url_for_socket(sock, host)
-        sandbox = Sandbox(config, org_url=url, data_dir=data_dir)
+        url = org_url or url_for_socket(sock, host, "https" if tls else "http")
+        tls_files = ensure_tls_files(data_dir, hosts=[host, urlsplit(url).hostname or host]) if tls else None
+        ca_file = tls_files.ca_file if tls_files is not None else None
+        sandbox = Sandbox(config, org_url=url, data_dir=data_dir, ca_file=ca_file)
         if mcp_port is None:
             try:
                 mcp = McpHost.bind(sandbox, default_mcp_port(sock.getsockname()[1]))
@@ -330,13 +349,19 @@ def make_served_sandbox(
             expose_tracebacks=False,
             clear_untrusted_proxy_headers=True,
             asyncore_use_poll=True,
+            url_scheme="https" if tls else "http",
         )
+        if tls_files is not None:
+            server.tls_context = tls_files.server_context()
+            server.tls_org_url = url
     except BaseException:
         sock.close()
         if mcp is not None:
             mcp.sock.close()
         raise
-    server.channel_class = OAuthErrorChannel
+    server.channel_class = OAuthErrorTLSChannel if tls_files is not None else OAuthErrorChannel
     server.sandbox = sandbox  # what OAuthErrorTask counts a 5xx on
     server.maintenance = partial(sweep_idle_connections, server)
-    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url, mcp=mcp)
+    return ServedSandbox(
+        sandbox=sandbox, app=app, server=server, sock=sock, url=url, tls=tls_files, mcp=mcp
+    )

@@ -5,6 +5,9 @@
     with running_sandbox(overrides={"lifetimes": {"id_jag": 5}}) as sb:
         requests.get(sb.url + "/.well-known/openid-configuration")
 
+    with running_sandbox(tls=True) as sb:   # https://127.0.0.1:<port>, certificate from a local test CA
+        requests.get(sb.url + "/.well-known/openid-configuration", verify=str(sb.ca_file))
+
 Several instances can run in one process; each has its own keys (in its data folder), caches,
 stores and event log.
 """
@@ -54,6 +57,11 @@ class RunningSandbox:
         """The (host, port) the server listens on."""
         return self.served.address
 
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate (PEM) clients trust when the sandbox serves HTTPS; None over plain HTTP."""
+        return self.served.tls.ca_file if self.served.tls is not None else None
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and join the thread (idempotent)."""
         if self._stopped:
@@ -80,6 +88,7 @@ def start_sandbox(
     base_dir: str | Path | None = None,
     port: int = 0,
     overrides: Mapping[str, Any] | None = None,
+    tls: bool = False,
 ) -> RunningSandbox:
     """Start a sandbox on 127.0.0.1:`port` (0: a free port) in a daemon thread and return it.
 
@@ -88,12 +97,14 @@ def start_sandbox(
         data_dir: where signing keys live (default: a temporary folder removed at stop).
         base_dir: what relative paths in the configuration resolve against (default: cwd).
         overrides: deep-merged onto the loaded configuration (a None value deletes a key).
+        tls: serve HTTPS (`https://127.0.0.1:<port>`) with a certificate from the data folder's
+            local test CA; clients trust `ca_file`.
     """
     loaded = load_config(config, base_dir=base_dir, overrides=overrides)
     owned = data_dir is None
     folder = Path(tempfile.mkdtemp(prefix="sandbox-")) if owned else Path(data_dir)
     try:
-        served = make_served_sandbox(loaded, host="127.0.0.1", port=port, data_dir=folder)
+        served = make_served_sandbox(loaded, host="127.0.0.1", port=port, data_dir=folder, tls=tls)
     except BaseException:
         if owned:
             shutil.rmtree(folder, ignore_errors=True)
@@ -113,9 +124,12 @@ def running_sandbox(
     base_dir: str | Path | None = None,
     port: int = 0,
     overrides: Mapping[str, Any] | None = None,
+    tls: bool = False,
 ) -> Iterator[RunningSandbox]:
     """Run a sandbox for the duration of a `with` block (see `start_sandbox`)."""
-    sandbox = start_sandbox(config, data_dir=data_dir, base_dir=base_dir, port=port, overrides=overrides)
+    sandbox = start_sandbox(
+        config, data_dir=data_dir, base_dir=base_dir, port=port, overrides=overrides, tls=tls
+    )
     try:
         yield sandbox
     finally:

@@ -64,3 +64,59 @@ def test_every_relative_link_of_the_readme_and_docs_reaches_a_file(page: Path) -
         link for link in _relative_links(page) if not (page.parent / link.split("#", 1)[0]).resolve().exists()
     ]
     assert broken == [], f"{page.relative_to(ROOT)} links to missing files: {broken}"
+
+
+# --- TLS verification is never turned off ------------------------------------------------------------
+#: Every way Python's ssl, requests, urllib3, aiohttp, Playwright and Chromium are told to skip TLS checks.
+TLS_VERIFICATION_OFF = re.compile(
+    r"verify\s*=\s*False|\.verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False"
+    r"|_create_unverified_context|verify_ssl\s*=\s*False|\bssl\s*=\s*False|ignore_https_errors"
+    r"|ignore-certificate-errors|PYTHONHTTPSVERIFY|NODE_TLS_REJECT_UNAUTHORIZED"
+)
+#: Where the kit's own code lives (tests may turn it off on purpose, to check that it is refused).
+TLS_SCANNED = ("helpers", "sandbox", "tools", "notebooks", "deploy", "bench")
+
+
+def project_files(*folders: str) -> list[Path]:
+    """Tracked and new (not ignored) files under `folders`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *folders],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [ROOT / line for line in sorted(set(listed.stdout.splitlines())) if (ROOT / line).is_file()]
+
+
+@pytest.mark.parametrize(
+    ("line", "turns_it_off"),
+    [
+        ("requests.get(url, verify=False)", True),
+        ("session.verify = False", True),
+        ("context.verify_mode = ssl.CERT_NONE", True),
+        ("context.check_hostname = False", True),
+        ("ssl._create_unverified_context()", True),
+        ("aiohttp.TCPConnector(ssl=False)", True),
+        ("browser.new_context(ignore_https_errors=True)", True),
+        ("chromium --ignore-certificate-errors", True),
+        ("requests.get(url, verify=str(ca_file))", False),
+        ("context.verify_mode = ssl.CERT_REQUIRED", False),
+        ("context.check_hostname = True", False),
+    ],
+)
+def test_the_tls_scan_recognises_what_turns_verification_off(line, turns_it_off):
+    assert bool(TLS_VERIFICATION_OFF.search(line)) is turns_it_off
+
+
+def test_no_code_path_turns_tls_verification_off():
+    files = project_files(*TLS_SCANNED)
+    assert any(p.name == "tls.py" for p in files)  # the scan sees the kit's code
+    offenders = [
+        f"{p.relative_to(ROOT)}:{number}: {line.strip()}"
+        for p in files
+        if p.suffix in {".py", ".ipynb", ".sh", ".js", ".ts", ".toml", ".yaml", ".yml", ".cfg", ".json", ""}
+        for number, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if TLS_VERIFICATION_OFF.search(line)
+    ]
+    assert offenders == []

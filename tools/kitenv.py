@@ -19,12 +19,15 @@ AGENT_CLIENT_ID = "wlpSandboxAgent00001"
 ORIGIN_CLIENT_ID = "0oaOriginWebApp00001"
 
 
-def kit_environment(org_url: str, home: Path, *, api_token: str | None = None) -> dict[str, str]:
+def kit_environment(
+    org_url: str, home: Path, *, api_token: str | None = None, ca_bundle: Path | None = None
+) -> dict[str, str]:
     """Return the variables that point the kit at `org_url`, with its files under `home`.
 
     Args:
         api_token: the sandbox's System Log API token (`OKTA_API_TOKEN`), so notebooks can show
             the server's events; never printed.
+        ca_bundle: the CA certificate the kit trusts (`KIT_CA_BUNDLE`), for a sandbox serving HTTPS.
     """
     # `home` plays the project root: `.env`, `.keys/` and `.kit/` sit where they would in a checkout,
     # so the notebooks' outputs show the same relative paths a reader sees.
@@ -49,6 +52,8 @@ def kit_environment(org_url: str, home: Path, *, api_token: str | None = None) -
     }
     if api_token:
         environ["OKTA_API_TOKEN"] = api_token
+    if ca_bundle is not None:
+        environ["KIT_CA_BUNDLE"] = str(ca_bundle)
     return environ
 
 
@@ -64,11 +69,13 @@ def free_port(preferred: int) -> int:
     return preferred
 
 
-def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
+def start_throwaway_kit(*, port: int = 0, alg: str = "RS256", tls: bool = False):
     """Start a sandbox for headless notebook runs; return it with `.home` and `.environ` set.
 
     Args:
         port: 0 for an ephemeral port (tests), or a port to try first (falls back to ephemeral).
+        tls: serve HTTPS, as an Okta org is reached (`.environ` then sets KIT_CA_BUNDLE to its CA).
+            That is Okta mode for the kit: its sign-in needs a browser (KIT_HEADLESS=false).
     """
     port = free_port(port) if port else 0
     from helpers.keys import ensure_agent_key
@@ -85,9 +92,12 @@ def start_throwaway_kit(*, port: int = 0, alg: str = "RS256"):
         data_dir=home / ".sandbox",
         base_dir=home,
         port=port,
+        tls=tls,
     )
     sandbox.home = home
-    sandbox.environ = kit_environment(sandbox.url, home, api_token=sandbox.api_token)
+    sandbox.environ = kit_environment(
+        sandbox.url, home, api_token=sandbox.api_token, ca_bundle=sandbox.ca_file
+    )
     if sandbox.served.mcp_url:
         # The MCP server of notebook 07 (sandbox/mcp_server.py): its URL is its resource identifier.
         sandbox.environ["MCP_SERVER_URL"] = sandbox.served.mcp_url
