@@ -35,7 +35,7 @@ from .config import (
 )
 from .constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
 from .discovery import fetch_metadata
-from .errors import ConfigError, KitError, SignInError, UnreachableError
+from .errors import ConfigError, KitError, SignInError, TLSError, UnreachableError
 from .keys import SUPPORTED_ALGS
 
 SANDBOX = "Sandbox (local, offline)"
