@@ -63,6 +63,7 @@ sandbox-status: setup
 
 lint: setup
 	$(BIN)/ruff check helpers sandbox tests tools bench deploy
+	$(BIN)/python -m tools.import_cycles
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -108,13 +108,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
-
-
-def _show_kit_errors_briefly() -> None:
-    # In a notebook, a KitError shows as its message (what to fix) instead of a long traceback.
-    from .notebook_errors import install
-
-    install()
-
-
-_show_kit_errors_briefly()

@@ -1,20 +1,26 @@
-"""The whole flow through the helpers, one function per phase: what each notebook does, without display.
+"""The whole flow through the helpers, one function per step: what notebooks 01-04 do, without display.
 
-Used when a notebook runs headless and an earlier phase's result is missing or expired
-(`Kit.require`), and by the integration tests. Each function checks what it receives and raises
-on the first failed check, then stores its result in the session file.
+The flow owns the headless re-run: when a notebook needs an earlier step's result and it is missing or
+expired, `require` re-runs the step(s) that make it (headless runs only; interactively it names the
+notebook to run). `Kit` holds the working set and asks the flow. Each step function checks what it
+receives, raises on the first failed check, then stores its result in the session file.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .api import ApiResult, call_api
-from .errors import SessionError
+from .errors import KitError, SessionError
 from .jwt_bearer import check_access_token, check_bearer_response, jwt_bearer_form
 from .jwts import decode_unverified
-from .kit import Kit
 from .oauth import TokenResponse
 from .signin import check_id_token, code_exchange_form, new_authorization_request, sign_in_headless
 from .token_exchange import check_exchange_response, check_id_jag, token_exchange_form
+
+if TYPE_CHECKING:
+    from .kit import Kit
+    from .session import SessionItem
 
 
 def run_sign_in(kit: Kit) -> TokenResponse:
@@ -114,8 +120,36 @@ _RUNNERS = {
 
 
 def rerun(kit: Kit, name: str) -> None:
-    """Re-run the phase that makes `name` (and, through `Kit.require`, any phase before it)."""
+    """Re-run the step that makes `name` (and, through `require`, any step before it)."""
     runner = _RUNNERS.get(name)
     if runner is None:
-        raise SessionError(f'no phase makes "{name}", expected one of {sorted(_RUNNERS)}')
+        raise SessionError(f'no step makes "{name}", expected one of {sorted(_RUNNERS)}')
     runner(kit)
+
+
+def require(kit: Kit, name: str) -> SessionItem:
+    """Return an earlier step's result; headless, re-run the step(s) that make it when it is missing.
+
+    A headless re-run logs its requests under the notebook that normally makes the result (so the
+    asking notebook's log shows only its own requests), and the item returned says it was re-run.
+
+    Raises:
+        SessionError: missing, expired or used, naming the notebook to run (interactive runs).
+    """
+    from .session import RESULTS
+
+    try:
+        return kit.session.get(name)
+    except SessionError as exc:
+        if not kit.settings.headless:
+            raise
+        producer = RESULTS.get(name, (f"{kit.phase}.ipynb", name))[0].removesuffix(".ipynb")
+        maker = type(kit)(kit.settings, phase=producer, key=kit.key, fresh_log=False)
+        try:
+            rerun(maker, name)
+        except KitError as inner:
+            raise SessionError(f"{exc}; re-running it headless failed: {inner}") from inner
+        kit.reran.append(name)
+        item = kit.session.get(name)
+        item.rerun_note = f"(headless: {producer}.ipynb was re-run just now, because: {exc})"
+        return item

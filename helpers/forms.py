@@ -210,6 +210,9 @@ class ConfigForm:
     """
 
     def __init__(self, settings: Settings | None = None, *, http: Any = None) -> None:
+        from .notebook_errors import install
+
+        install()  # the form is the first thing a notebook shows: its errors say what to fix
         self._settings = settings or load_settings()
         self._http = http
         self.fields: dict[str, widgets.Widget] = {}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import flow
 from .checks import Checklist
 from .client_assertion import ClientAssertionSigner, check_client_assertion
 from .config import Settings, load_settings
 from .discovery import Metadata, fetch_jwks, fetch_metadata
 from .display import KeyValues, TokenCard, step_configuration
-from .errors import KitError, OAuthError, SessionError
+from .errors import OAuthError
 from .jwts import decode_unverified, looks_like_jwt
 from .keys import AgentKey, PublicKeyView, agent_key_for
 from .oauth import TokenResponse, post_token_request
@@ -56,7 +57,9 @@ class Kit:
         started first and said so in one line (helpers.local_sandbox); a later notebook reuses it.
         """
         from .local_sandbox import ensure_local_sandbox
+        from .notebook_errors import install
 
+        install()  # in a notebook, a KitError shows as what to fix, not a long traceback
         local = ensure_local_sandbox(settings or load_settings())
         return cls(local.settings, phase=phase)
 
@@ -182,32 +185,12 @@ class Kit:
         self.session.mark_used(name)
 
     def require(self, name: str) -> SessionItem:
-        """Return an earlier phase's result; headless, re-run the phase(s) that make it if needed.
-
-        A headless re-run logs its requests under the notebook that normally makes the result (so
-        this notebook's log shows only its own requests) and the item returned says it was re-run.
+        """Return an earlier step's result; headless, the flow re-runs the step(s) that make it.
 
         Raises:
             SessionError: missing, expired or used, naming the notebook to run (interactive runs).
         """
-        try:
-            return self.session.get(name)
-        except SessionError as exc:
-            if not self.settings.headless:
-                raise
-            from . import flow
-            from .session import RESULTS
-
-            producer = RESULTS.get(name, (f"{self.phase}.ipynb", name))[0].removesuffix(".ipynb")
-            maker = Kit(self.settings, phase=producer, key=self.key, fresh_log=False)
-            try:
-                flow.rerun(maker, name)
-            except KitError as inner:
-                raise SessionError(f"{exc}; re-running it headless failed: {inner}") from inner
-            self.reran.append(name)
-            item = self.session.get(name)
-            item.rerun_note = f"(headless: {producer}.ipynb was re-run just now, because: {exc})"
-            return item
+        return flow.require(self, name)
 
 
 #: Okta's answers that point at a setting: (error, a phrase of its description) -> the setting and why.

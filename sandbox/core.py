@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from .config import AuthServer, SandboxConfig
 from .constants import ORG_AUTHORIZE_PATH, ORG_KEYS_PATH, ORG_TOKEN_PATH, ORG_USERINFO_PATH
 from .events import EventLog
+from .external import RuntimeConnections
 from .keys import ClientKeySource, FileKeys, InlineKeys, KeyStore, UriKeys
 from .models import AuthCode, OAuthClient
 from .replay import ExpiringStore, ReplayCache
@@ -54,6 +55,8 @@ class Sandbox:
         self.transactions: ExpiringStore[str, dict[str, list[str]]] = ExpiringStore(
             "signin_transaction", capacity=pending
         )
+        #: External resource connections added at run time (sandbox/external.py, the admin API).
+        self.runtime_connections = RuntimeConnections()
         #: The MCP server's URL (sandbox/mcp_server.py), set once its socket is bound; "{mcp}" in config.
         self.mcp_url: str | None = None
         self._unexpected = 0

@@ -17,121 +17,17 @@ Connections come from the configuration, or are added to a running sandbox throu
 
 from __future__ import annotations
 
-import re
 import threading
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .config import Client, ConfigError, ResourceConnection
-from .constants import OIDC_SCOPES
+from .config import ResourceConnection, new_external_connection
+
+__all__ = ["new_external_connection", "RuntimeConnections", "ExternalTarget", "external_target"]
 
 if TYPE_CHECKING:
     from .core import Sandbox
-
-#: A connection name: letters, digits, dot, dash, underscore (it appears in URLs of the admin API).
-_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-#: A scope token (RFC 6749 §3.3: printable ASCII without space, double quote or backslash).
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-
-
-def check_issuer_url(value: Any, where: str) -> str:
-    """Return `value` if it can be an external issuer URL; raise ConfigError naming `where` otherwise."""
-    if not isinstance(value, str) or not value or len(value) > 512 or any(c.isspace() for c in value):
-        raise ConfigError(f'{where} is {value!r}, expected an issuer URL such as "http://127.0.0.1:9000"')
-    if value.startswith("{org}"):
-        raise ConfigError(
-            f'{where} is "{value}": an issuer of the sandbox itself; name a custom server with '
-            "authorization_server instead"
-        )
-    parts = urlsplit(value)
-    # RFC 8414 §2: the issuer is an https URL (http allowed here for loopback) with no query or fragment.
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f'{where} is "{value}", expected an absolute http(s) URL')
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ConfigError(f'{where} is "{value}", expected no query or fragment (RFC 8414 §2)')
-    return value
-
-
-def check_scopes(values: Any, where: str) -> tuple[str, ...]:
-    """Return the scopes as a tuple; raise ConfigError for an empty list, a bad token or an OIDC scope."""
-    if isinstance(values, str):
-        values = values.split()
-    if not isinstance(values, (list, tuple)) or not values:
-        raise ConfigError(f"{where} is {values!r}, expected a non-empty list of scopes")
-    for scope in values:
-        if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
-            raise ConfigError(f"{where} has {scope!r}, expected a scope token (RFC 6749 §3.3)")
-        if scope in OIDC_SCOPES:
-            # Okta refuses OpenID scopes in a token exchange (openid_not_allowed_token_exchange).
-            raise ConfigError(f'{where} has "{scope}": OpenID scopes are never granted in an ID-JAG')
-    return tuple(dict.fromkeys(values))
-
-
-def check_resources(values: Any, where: str) -> tuple[str, ...]:
-    """Return the RFC 8707 resource identifiers; raise ConfigError for one that is not an absolute URL."""
-    if values is None:
-        return ()
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, (list, tuple)):
-        raise ConfigError(f"{where} is {values!r}, expected a list of absolute URLs")
-    for value in values:
-        parts = urlsplit(value) if isinstance(value, str) else None
-        # RFC 8707 §2: an absolute URI without a fragment.
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-            raise ConfigError(
-                f"{where} has {value!r}, expected an absolute URL without a fragment (RFC 8707 §2)"
-            )
-    return tuple(values)
-
-
-def new_external_connection(
-    *,
-    name: str,
-    client_id: str,
-    audience: str,
-    scopes: Any,
-    resources: Any = None,
-    clients: dict[str, Client],
-    where: str = "connection",
-) -> ResourceConnection:
-    """Build an external resource connection, every value checked; raise ConfigError naming the field."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{where} name is {name!r}, expected 1-64 letters, digits, '.', '-' or '_'")
-    if not isinstance(client_id, str) or client_id not in clients:
-        raise ConfigError(f'{where}.client_id is "{client_id}", which is not a configured client')
-    return ResourceConnection(
-        name=name,
-        client_id=client_id,
-        authorization_server=None,
-        scopes=check_scopes(scopes, f"{where}.scopes"),
-        audience=check_issuer_url(audience, f"{where}.audience"),
-        resources=check_resources(resources, f"{where}.resources"),
-    )
-
-
-def parse_external_connection(table: Any, name: str, clients: dict[str, Client]) -> ResourceConnection:
-    """Read `[resource_connections.<name>]` with `audience` (config.py's `_Table`) into a connection."""
-    client_id = table.str("client_id", required=True)
-    audience = table.str("audience", required=True)
-    if "authorization_server" in table.data:
-        raise ConfigError(f"{table.path} has both audience and authorization_server, expected one of them")
-    scopes = table.strs("scopes", required=True)
-    resources = table.strs("resources")
-    table.done()
-    return new_external_connection(
-        name=name,
-        client_id=client_id,
-        audience=audience,
-        scopes=list(scopes),
-        resources=list(resources),
-        clients=clients,
-        where=table.path,
-    )
-
 
 class RuntimeConnections:
     """The external resource connections added to a running sandbox (admin API), by name."""
@@ -158,17 +54,9 @@ class RuntimeConnections:
             return list(self._by_name.values())
 
 
-_registries: weakref.WeakKeyDictionary[Any, RuntimeConnections] = weakref.WeakKeyDictionary()
-_registries_lock = threading.Lock()
-
-
 def runtime_connections(sandbox: Sandbox) -> RuntimeConnections:
-    """Return the connections added at run time to this sandbox instance (one registry per instance)."""
-    with _registries_lock:
-        registry = _registries.get(sandbox)
-        if registry is None:
-            registry = _registries[sandbox] = RuntimeConnections()
-        return registry
+    """Return the connections added at run time to this sandbox instance (kept on the instance)."""
+    return sandbox.runtime_connections
 
 
 def all_connections(sandbox: Sandbox) -> list[ResourceConnection]:
