@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from jose import jwk, jwt
 
 from bench.common import machine, median, ms, percentile, table, timed
-from helpers.client_assertion import ClientAssertionSigner
-from helpers.keys import agent_key_from_private, generate_private_key
+from helpers.core.client_assertion import ClientAssertionSigner
+from helpers.core.keys import agent_key_from_private, generate_private_key
 
 ENDPOINT = "http://127.0.0.1:8400/oauth2/v1/token"
 

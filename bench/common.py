@@ -109,7 +109,7 @@ class SandboxProcess:
     url: str
     home: Path
     process: subprocess.Popen
-    agent: object  # helpers.keys.AgentKey
+    agent: object  # helpers.core.keys.AgentKey
 
     @property
     def data_dir(self) -> Path:
@@ -119,7 +119,7 @@ class SandboxProcess:
 @contextmanager
 def sandbox_process(overrides_toml: str = "") -> Iterator[SandboxProcess]:
     """Start the sandbox as people run it (a separate process, waitress), on a free port; stop it after."""
-    from helpers.keys import ensure_agent_key
+    from helpers.core.keys import ensure_agent_key
     from sandbox.config import DEFAULT_CONFIG_PATH
 
     home = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))

@@ -25,7 +25,7 @@ use_test_clients()
 from fuzz_cases import ENDPOINTS, STRATEGIES, Fuzzer  # noqa: E402
 from sandbox_flows import AGENT, Signer, write_jwks  # noqa: E402
 
-from helpers.keys import agent_key_from_private, generate_private_key  # noqa: E402
+from helpers.core.keys import agent_key_from_private, generate_private_key  # noqa: E402
 from sandbox.testing import running_sandbox  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """A training room on one machine: what one person costs, and how many people's full flows it sustains.
 
 Each person in a room (deploy/jupyterhub) has a Jupyter server, a kernel per open notebook and their
-own sandbox process, started by the helpers (helpers.local_sandbox) on their own port. This measures,
+own sandbox process, started by helpers.sandbox_client.local_sandbox on its own port. This measures,
 with the kit's own code:
 
 1. One person: the memory (RSS, and PSS: shared pages divided among the processes sharing them, what
@@ -108,8 +108,8 @@ def new_person(folder: Path, name: str) -> tuple[Path, dict[str, str]]:
 
 def start_person_sandbox(environ: dict[str, str]) -> int:
     """Start the person's sandbox with the helpers (as their first notebook does); return its pid."""
-    from helpers.config import load_settings
-    from helpers.local_sandbox import data_dir_for, ensure_local_sandbox
+    from helpers.core.config import load_settings
+    from helpers.sandbox_client.local_sandbox import data_dir_for, ensure_local_sandbox
 
     with environment(environ):
         settings = load_settings()
@@ -118,8 +118,8 @@ def start_person_sandbox(environ: dict[str, str]) -> int:
 
 
 def stop_person_sandbox(environ: dict[str, str]) -> None:
-    from helpers.config import load_settings
-    from helpers.local_sandbox import stop_local_sandbox
+    from helpers.core.config import load_settings
+    from helpers.sandbox_client.local_sandbox import stop_local_sandbox
 
     with environment(environ):
         stop_local_sandbox(load_settings())
@@ -220,7 +220,7 @@ def flows_of_one_person(environ: dict[str, str], start_at: float, seconds: float
     """A client process: one person's kit running full flows back to back against their own sandbox."""
     os.environ.update(environ)
     from helpers import flow
-    from helpers.errors import KitError
+    from helpers.core.errors import KitError
     from helpers.kit import Kit
 
     kit = Kit.open("bench-room")

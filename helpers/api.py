@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .display import KeyValues
-from .errors import ResponseError
-from .formatting import html_pre, stable_json
-from .transport import BearerAuth, CurlCommand, Exchange, KitHTTP
+from .core.errors import ResponseError
+from .core.formatting import KeyValues, html_pre, stable_json
+from .core.transport import BearerAuth, CurlCommand, Exchange, KitHTTP
 
 #: RFC 6750 §3.1 error codes, in plain words.
 ERROR_MEANINGS = {

@@ -56,17 +56,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk as jose_jwk
 from jose import jwt as jose_jwt
 
-from .client_assertion import ClientAssertionSigner
 from .constants import (
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
     GRANT_JWT_BEARER,
     GRANT_PROFILE_ID_JAG,
     ID_JAG_JWT_TYP,
 )
-from .discovery import metadata_url
-from .formatting import html_table, text_table
-from .jwts import decode_unverified, pick_key
-from .transport import KitHTTP
+from .core.client_assertion import ClientAssertionSigner
+from .core.discovery import metadata_url
+from .core.formatting import html_table, text_table
+from .core.jwts import decode_unverified, pick_key
+from .core.transport import KitHTTP
 
 # --- levels and Okta's descriptions -------------------------------------------------------------------
 
@@ -420,7 +420,7 @@ class Battery:
 
     def sign_foreign(self, claims: dict[str, Any], *, kid: str | None = None) -> str:
         """Sign with a key the IdP never published (RS256), `kid` its thumbprint unless given."""
-        from .keys import agent_key_from_private
+        from .core.keys import agent_key_from_private
 
         key = agent_key_from_private(self.foreign_key())
         pem = self.foreign_key().private_bytes(
@@ -1134,7 +1134,7 @@ def _client(args: argparse.Namespace, prefix: str) -> ClientAuth | None:
     if secret:
         return ClientAuth(client_id, getattr(args, f"{prefix}secret_method"), secret=secret)
     if key_file:
-        from .keys import load_agent_key
+        from .core.keys import load_agent_key
 
         return ClientAuth(client_id, signer=ClientAssertionSigner(client_id, load_agent_key(key_file)))
     raise SystemExit(

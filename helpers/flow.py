@@ -11,16 +11,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .api import ApiResult, call_api
-from .errors import KitError, SessionError
+from .core.errors import KitError, SessionError
+from .core.jwts import decode_unverified
+from .core.oauth import TokenResponse
 from .jwt_bearer import check_access_token, check_bearer_response, jwt_bearer_form
-from .jwts import decode_unverified
-from .oauth import TokenResponse
-from .signin import check_id_token, code_exchange_form, new_authorization_request, sign_in_headless
+from .sandbox_client.headless_signin import sign_in_headless
+from .signin import check_id_token, code_exchange_form, new_authorization_request
 from .token_exchange import check_exchange_response, check_id_jag, token_exchange_form
 
 if TYPE_CHECKING:
+    from .core.session import SessionItem
     from .kit import Kit
-    from .session import SessionItem
 
 
 def run_sign_in(kit: Kit) -> TokenResponse:
@@ -136,7 +137,7 @@ def require(kit: Kit, name: str) -> SessionItem:
     Raises:
         SessionError: missing, expired or used, naming the notebook to run (interactive runs).
     """
-    from .session import RESULTS
+    from .core.session import RESULTS
 
     try:
         return kit.session.get(name)

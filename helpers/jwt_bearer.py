@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .checks import Checklist
 from .constants import DEFAULT_CLOCK_SKEW, GRANT_JWT_BEARER
-from .display import KeyValues
-from .jwts import decode_unverified, looks_like_jwt
-from .oauth import TokenResponse
+from .core.checks import Checklist
+from .core.formatting import KeyValues
+from .core.jwts import decode_unverified, looks_like_jwt
+from .core.oauth import TokenResponse
 
 RFC6749 = "RFC 6749 §5.1"
 OKTA_AT = "Okta access token; RFC 9068 §2.2"

@@ -13,17 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from . import flow
-from .checks import Checklist
-from .client_assertion import ClientAssertionSigner, check_client_assertion
-from .config import Settings, load_settings
-from .discovery import Metadata, fetch_jwks, fetch_metadata
-from .display import KeyValues, TokenCard, step_configuration
-from .errors import OAuthError
-from .jwts import decode_unverified, looks_like_jwt
-from .keys import AgentKey, PublicKeyView, agent_key_for
-from .oauth import TokenResponse, post_token_request
-from .session import SessionFile, SessionItem
-from .transport import ExchangeLog, KitHTTP
+from .core.checks import Checklist
+from .core.client_assertion import ClientAssertionSigner, check_client_assertion
+from .core.config import Settings, load_settings
+from .core.discovery import Metadata, fetch_jwks, fetch_metadata
+from .core.errors import OAuthError
+from .core.formatting import KeyValues
+from .core.jwts import decode_unverified, looks_like_jwt
+from .core.keys import AgentKey, PublicKeyView, agent_key_for
+from .core.oauth import TokenResponse, post_token_request
+from .core.session import SessionFile, SessionItem
+from .core.transport import ExchangeLog, KitHTTP
+from .teaching.display import TokenCard, step_configuration
 
 
 class Kit:
@@ -56,8 +57,8 @@ class Kit:
         When OKTA_ORG_URL is a local sandbox URL and nothing answers there, the person's own sandbox is
         started first and said so in one line (helpers.local_sandbox); a later notebook reuses it.
         """
-        from .local_sandbox import ensure_local_sandbox
-        from .notebook_errors import install
+        from .sandbox_client.local_sandbox import ensure_local_sandbox
+        from .teaching.notebook_errors import install
 
         install()  # in a notebook, a KitError shows as what to fix, not a long traceback
         local = ensure_local_sandbox(settings or load_settings())
@@ -195,8 +196,12 @@ class Kit:
 
 #: Okta's answers that point at a setting: (error, a phrase of its description) -> the setting and why.
 _HINTS: tuple[tuple[str, str, str], ...] = (
-    ("invalid_client", "kid", "AGENT_KEY_ID / AGENT_PRIVATE_KEY_FILE: the org does not know this key; "
-     "register the public JWKS of 00_configure with the agent"),
+    (
+        "invalid_client",
+        "kid",
+        "AGENT_KEY_ID / AGENT_PRIVATE_KEY_FILE: the org does not know this key; "
+        "register the public JWKS of 00_configure with the agent",
+    ),
     ("invalid_client", "signature", "AGENT_PRIVATE_KEY_FILE: sign with the key registered for the agent"),
     ("invalid_client", "issuer", "AGENT_CLIENT_ID: the org knows no client with this id"),
     ("invalid_client", "client", "AGENT_CLIENT_ID and the agent's registered key"),

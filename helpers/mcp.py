@@ -38,8 +38,6 @@ from anyio.from_thread import start_blocking_portal
 from dotenv.main import DotEnv
 
 from .api import Challenge, parse_www_authenticate
-from .checks import Checklist
-from .config import Settings
 from .constants import (
     GRANT_JWT_BEARER,
     GRANT_PROFILE_ID_JAG,
@@ -47,22 +45,23 @@ from .constants import (
     ID_JAG_MAX_LIFETIME,
     TOKEN_TYPE_ID_JAG,
 )
-from .display import KeyValues
-from .errors import ConfigError, KitError, OAuthError, ResponseError
-from .formatting import HIDDEN, html_pre, stable_json
+from .core.checks import Checklist
+from .core.config import Settings
+from .core.errors import ConfigError, KitError, OAuthError, ResponseError
+from .core.formatting import HIDDEN, KeyValues, html_pre, stable_json
+from .core.jwts import decode_unverified
+from .core.oauth import TokenResponse, post_token_request
+from .core.transport import Exchange, KitHTTP, check_transport, redact_url
 from .jwt_bearer import check_access_token, jwt_bearer_form
-from .jwts import decode_unverified
-from .oauth import TokenResponse, post_token_request
-from .signin import code_exchange_form, new_authorization_request, sign_in_headless
+from .sandbox_client.headless_signin import sign_in_headless
+from .sandbox_client.ids import MCP_SDK_CLIENT
+from .signin import code_exchange_form, new_authorization_request
 from .token_exchange import check_id_jag, token_exchange_form
-from .transport import Exchange, KitHTTP, check_transport, redact_url
 
 EMA = "EMA"
 IDJAG = "ID-JAG -04"
 #: The MCP protocol revision the kit's session speaks: the one with the `initialize` handshake.
 HANDSHAKE_MODE = "legacy"
-#: The sandbox's MCP client registered with a client secret (sandbox/default.toml), for the SDK's provider.
-SANDBOX_SDK_CLIENT = ("0oaMcpSdkClient00001", "mcp-sdk-client-secret-13579bdf2468ace0")
 #: Variables this module reads (environment first, then the env file).
 SERVER_URL_VAR = "MCP_SERVER_URL"
 SDK_CLIENT_ID_VAR = "MCP_SDK_CLIENT_ID"
@@ -137,8 +136,8 @@ def load_mcp_settings(settings: Settings) -> McpSettings:
     client_id = _env_value(settings, SDK_CLIENT_ID_VAR)
     secret = _env_value(settings, SDK_CLIENT_SECRET_VAR)
     if settings.is_sandbox:
-        client_id = client_id or SANDBOX_SDK_CLIENT[0]
-        secret = secret or SANDBOX_SDK_CLIENT[1]
+        client_id = client_id or MCP_SDK_CLIENT[0]
+        secret = secret or MCP_SDK_CLIENT[1]
     return McpSettings(server_url=url, sdk_client_id=client_id, sdk_client_secret=secret)
 
 

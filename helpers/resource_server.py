@@ -34,10 +34,10 @@ from jose.exceptions import JOSEError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .constants import ACCESS_TOKEN_JWT_TYP, CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_JWT_BEARER
-from .errors import ConfigError, ResponseError
-from .jwts import decode_unverified, pick_key
-from .keys import AgentKey, ensure_agent_key
-from .transport import TOKEN_FIELDS
+from .core.errors import ConfigError, ResponseError
+from .core.jwts import decode_unverified, pick_key
+from .core.keys import AgentKey, ensure_agent_key
+from .core.transport import TOKEN_FIELDS
 
 FORM = "application/x-www-form-urlencoded"
 #: Algorithms accepted for client assertions (never `none`, never HS*; RFC 8725 §3.1).
@@ -105,7 +105,7 @@ class ResourceServer:
     def __init__(self, *, key_file: Path, clients: list[RegisteredClient], name: str = "notes") -> None:
         self.name = name
         self.clients = {c.client_id: c for c in clients}
-        # The server's own key pair: private PEM of mode 0600, public JWKS beside it (helpers.keys).
+        # The server's own key pair: private PEM of mode 0600, public JWKS beside it (helpers.core.keys).
         self.key: AgentKey = ensure_agent_key(Path(key_file), Path(key_file).with_suffix(".jwks.json"))[0]
         self._signing_key = _jose_private(self.key)  # built once: parsing an RSA key is slow
         self.jwt_bearer: Callable[[TokenRequest], dict[str, Any]] | None = None

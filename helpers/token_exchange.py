@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .checks import Checklist
 from .constants import (
     DEFAULT_CLOCK_SKEW,
     GRANT_TOKEN_EXCHANGE,
@@ -21,8 +20,9 @@ from .constants import (
     TOKEN_TYPE_ID_JAG,
     TOKEN_TYPE_ID_TOKEN,
 )
-from .jwts import looks_like_jwt
-from .oauth import TokenResponse
+from .core.checks import Checklist
+from .core.jwts import looks_like_jwt
+from .core.oauth import TokenResponse
 
 RFC8693 = "RFC 8693 §2.2.1"
 IDJAG = "ID-JAG -04 §3.1"

@@ -137,7 +137,7 @@ def _secrets_from_environment(environ: dict[str, str], known: KnownSecrets) -> N
 @contextmanager
 def sandbox_target(log: Callable[[str], None]) -> Iterator[Target]:
     """Run the body against a throwaway sandbox (ephemeral port, own `.env` and keys), redaction forced."""
-    from helpers.config import ENV_VARS
+    from helpers.core.config import ENV_VARS
     from tools.kitenv import throwaway_kit
 
     saved = dict(os.environ)
@@ -163,7 +163,7 @@ def okta_target(log: Callable[[str], None]) -> Iterator[Target]:
     """Run the body against the org in the person's `.env`, with redaction forced on."""
     from dotenv import dotenv_values
 
-    from helpers.config import env_file_path, load_settings
+    from helpers.core.config import env_file_path, load_settings
 
     settings = load_settings()
     if settings.is_sandbox:

@@ -2,7 +2,7 @@
 and state folder, for everything that runs the notebooks headless (tests, `make notebooks`, exports).
 
 It never touches the person's `.env`, keys, session file or running sandbox: the kit reads the
-locations from the variables `kit_environment` returns (see `.env.example` and `helpers.config`).
+locations from the variables `kit_environment` returns (see `.env.example` and `helpers.core.config`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def start_throwaway_kit(*, port: int = 0, alg: str = "RS256", tls: bool = False)
             That is Okta mode for the kit: its sign-in needs a browser (KIT_HEADLESS=false).
     """
     port = free_port(port) if port else 0
-    from helpers.keys import ensure_agent_key
+    from helpers.core.keys import ensure_agent_key
     from sandbox.testing import start_sandbox
 
     home = Path(tempfile.mkdtemp(prefix="kit-run-"))

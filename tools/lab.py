@@ -18,16 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.config import API_TOKEN_VAR, load_settings  # noqa: E402
-from helpers.errors import LocalSandboxError  # noqa: E402
-from helpers.keys import ensure_agent_key  # noqa: E402
-from helpers.local_sandbox import (  # noqa: E402
+from helpers.core.config import API_TOKEN_VAR, load_settings  # noqa: E402
+from helpers.core.errors import LocalSandboxError  # noqa: E402
+from helpers.core.keys import ensure_agent_key  # noqa: E402
+from helpers.sandbox_client.local_sandbox import (  # noqa: E402
     data_dir_for,
     ensure_local_sandbox,
     sandbox_command,
     sandbox_port,
 )
-from helpers.local_sandbox import write_api_token as save_api_token  # noqa: E402
+from helpers.sandbox_client.local_sandbox import write_api_token as save_api_token  # noqa: E402
 from sandbox.system_log import ensure_api_token  # noqa: E402
 
 

@@ -11,7 +11,7 @@ the kit's environment. It
 3. runs `python -m jupyterhub.singleuser` (arguments passed on) with the kit folder as its root, and
    passes SIGTERM and SIGINT on to it;
 4. when the server ends (stopped from the hub, culled when idle), stops the person's sandbox, which the
-   helpers started in the background on the first notebook (helpers.local_sandbox).
+   helpers started in the background on the first notebook (helpers.sandbox_client.local_sandbox).
 
 Everything the kit itself needs (the per-person OKTA_ORG_URL and REDIRECT_URI, KIT_BROWSER_BASE_URL,
 KIT_SANDBOX) comes from the spawner's environment; see `jupyterhub_config.py`.

@@ -31,7 +31,7 @@ from typing import Any
 import requests
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from helpers.config import ENV_VARS
+from helpers.core.config import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -154,7 +154,7 @@ def start_browser_kit(home: Path, *, clone: bool = False) -> BrowserKit:
     With `clone`, `home` is a git clone of the repository (its notebooks and `.env.example` are there):
     what a learner has after `git clone`.
     """
-    from helpers.keys import ensure_agent_key
+    from helpers.core.keys import ensure_agent_key
     from sandbox.testing import start_sandbox
 
     home.mkdir(parents=True, exist_ok=True)

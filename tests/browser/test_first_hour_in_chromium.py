@@ -134,7 +134,7 @@ def test_running_00_to_04_on_the_learners_copies_leaves_git_status_clean(
         notebook.run_all()
         notebook.open("01_user_sign_in.ipynb")
         notebook.run_all(wait=False)
-        start = notebook.cell("login = signin.start_sign_in(")
+        start = notebook.cell("login = browser_signin.start_sign_in(")
         link = outputs(start).get_by_role("link", name="Open the sign-in page")
         expect(link).to_be_visible(timeout=90_000)
         tab = open_sign_in_page(context, link)

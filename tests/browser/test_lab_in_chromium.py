@@ -62,7 +62,7 @@ def sign_in_through_the_notebook(notebook: NotebookPage, kit: BrowserKit) -> Pag
     """Run All on 01, follow its authorize link, sign in as Alice; return the tab (on the listener's page)."""
     notebook.open("01_user_sign_in.ipynb")
     notebook.run_all(wait=False)
-    start = notebook.cell("login = signin.start_sign_in(")
+    start = notebook.cell("login = browser_signin.start_sign_in(")
     expect(waiting_status(outputs(start), kit.redirect_uri, 300)).to_be_visible(timeout=60_000)
     notebook.screenshot("01-waiting-for-the-redirect", start)
     assert clipped_texts(outputs(start)) == []
@@ -180,7 +180,7 @@ def test_signing_in_in_the_browser_comes_back_to_the_notebooks_listener(kit, not
 def test_a_url_pasted_during_the_wait_is_read_when_the_cell_runs_again(kit, notebook):
     kit.set_env(KIT_SIGNIN_TIMEOUT="8")
     notebook.open("01_user_sign_in.ipynb")
-    start = notebook.cell("login = signin.start_sign_in(")
+    start = notebook.cell("login = browser_signin.start_sign_in(")
     wait = notebook.cell("callback = login.wait()")
     notebook.run_above(wait)
     notebook.wait_cell(start)
@@ -216,7 +216,7 @@ def test_a_url_pasted_during_the_wait_is_read_when_the_cell_runs_again(kit, note
 def test_when_the_listener_cannot_start_the_cell_says_so_at_once_and_a_pasted_url_finishes(kit, notebook):
     with PortSquatter(kit.redirect_port) as squatter:
         notebook.open("01_user_sign_in.ipynb")
-        start = notebook.cell("login = signin.start_sign_in(")
+        start = notebook.cell("login = browser_signin.start_sign_in(")
         wait = notebook.cell("callback = login.wait()")
         notebook.run_above(wait)
         notebook.wait_cell(start)
@@ -292,7 +292,7 @@ def test_a_waiting_sign_in_cell_shows_how_long_it_waits_and_gives_up_with_a_clea
     kit.set_env(KIT_SIGNIN_TIMEOUT="4")
     notebook.open("01_user_sign_in.ipynb")
     notebook.run_all(wait=False)
-    start = notebook.cell("login = signin.start_sign_in(")
+    start = notebook.cell("login = browser_signin.start_sign_in(")
     wait = notebook.cell("callback = login.wait()")
     form = outputs(start)
     expect(waiting_status(form, kit.redirect_uri, 4)).to_be_visible()

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import DEFAULT_SIGNIN_TIMEOUT, ENV_VARS, load_settings
-from helpers.errors import ConfigError, SignInError
-from helpers.signin import new_authorization_request, start_sign_in
-from helpers.transport import KitHTTP
+from helpers.core.config import DEFAULT_SIGNIN_TIMEOUT, ENV_VARS, load_settings
+from helpers.core.errors import ConfigError, SignInError
+from helpers.core.transport import KitHTTP
+from helpers.signin import new_authorization_request
+from helpers.teaching.browser_signin import start_sign_in
 
 
 @pytest.fixture

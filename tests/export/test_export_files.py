@@ -194,7 +194,7 @@ def test_an_output_folder_that_is_not_a_previous_export_is_refused_before_anythi
 
 def okta_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     """Point the kit at a temporary `.env` holding `values` (and nothing from the person's shell)."""
-    from helpers.config import ENV_VARS
+    from helpers.core.config import ENV_VARS
 
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)

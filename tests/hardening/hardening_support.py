@@ -51,7 +51,7 @@ from sandbox_flows import (  # noqa: E402
     write_jwks,
 )
 
-from helpers.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
 from sandbox.errors import lookup  # noqa: E402
 
 __all__ = [

@@ -30,7 +30,7 @@ from hardening_support import AgentKey, Signer, full_flow, token_exchange
 from joserfc.jwk import RSAKey
 from sandbox_flows import decode_unverified, verify_with_jwks
 
-from helpers.keys import ensure_agent_key
+from helpers.core.keys import ensure_agent_key
 from sandbox.config import DEFAULT_CONFIG_PATH
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from hardening_support import AGENT, AgentKey, forge
 
-from helpers.client_assertion import ClientAssertionSigner
-from helpers.errors import OAuthError, ResponseError, TokenValidationError
+from helpers.core.client_assertion import ClientAssertionSigner
+from helpers.core.errors import OAuthError, ResponseError, TokenValidationError
+from helpers.core.oauth import post_token_request
+from helpers.core.transport import KitHTTP
 from helpers.jwt_bearer import check_access_token, check_bearer_response
-from helpers.oauth import post_token_request
 from helpers.signin import check_id_token
 from helpers.token_exchange import check_exchange_response, check_id_jag, token_exchange_form
-from helpers.transport import KitHTTP
 
 ISSUER_PATH = ""  # the fake org's issuer is its base URL
 ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag"

@@ -11,7 +11,7 @@ from typing import Any
 
 from jose import jwt
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 
 
 def sign(key: AgentKey, claims: dict[str, Any], **headers: Any) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from client_support import LocalHandler
 
-from helpers.config import ENV_VARS, HIDDEN_VARS
-from helpers.keys import AgentKey, agent_key_from_private, generate_private_key
+from helpers.core.config import ENV_VARS, HIDDEN_VARS
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from client_support import FAKE_ACCESS_TOKEN
 
 from helpers.api import call_api, parse_www_authenticate
-from helpers.transport import KitHTTP
+from helpers.core.transport import KitHTTP
 
 PRM = "http://127.0.0.1:8400/.well-known/oauth-protected-resource/todo-api"
 

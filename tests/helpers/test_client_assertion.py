@@ -8,8 +8,8 @@ import jose.jwk
 import pytest
 from client_support import sign
 
-from helpers.client_assertion import ClientAssertionSigner, check_client_assertion
-from helpers.jwts import decode_unverified, verify_signature
+from helpers.core.client_assertion import ClientAssertionSigner, check_client_assertion
+from helpers.core.jwts import decode_unverified, verify_signature
 
 CLIENT_ID = "wlpSandboxAgent00001"
 TOKEN_URL = "http://127.0.0.1:8400/oauth2/v1/token"

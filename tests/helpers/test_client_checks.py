@@ -7,10 +7,10 @@ import time
 import pytest
 from client_support import sign
 
-from helpers.checks import Checklist
-from helpers.errors import TokenValidationError
+from helpers.core.checks import Checklist
+from helpers.core.errors import TokenValidationError
+from helpers.core.jwts import token_hash
 from helpers.jwt_bearer import check_access_token, check_bearer_response
-from helpers.jwts import token_hash
 from helpers.signin import check_id_token
 from helpers.token_exchange import check_exchange_response, check_id_jag
 

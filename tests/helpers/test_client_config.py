@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import describe, kit_home, load_settings, save_settings
-from helpers.errors import ConfigError
+from helpers.core.config import describe, kit_home, load_settings, save_settings
+from helpers.core.errors import ConfigError
 
 ENV_TEXT = """# The kit's settings (a comment the save must keep)
 OKTA_ORG_URL=http://127.0.0.1:8400

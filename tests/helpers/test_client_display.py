@@ -7,12 +7,12 @@ import re
 import pytest
 from client_support import sign
 
-from helpers.checks import Checklist
-from helpers.config import load_settings
-from helpers.display import TokenCard, step_configuration
-from helpers.formatting import duration_ms, iso_time, relative_time, shorten
-from helpers.forms import AudienceForm, ConfigForm
-from helpers.transport import KitHTTP
+from helpers.core.checks import Checklist
+from helpers.core.config import load_settings
+from helpers.core.formatting import duration_ms, iso_time, relative_time, shorten
+from helpers.core.transport import KitHTTP
+from helpers.teaching.display import TokenCard, step_configuration
+from helpers.teaching.forms import AudienceForm, ConfigForm
 
 NOW = 1_795_912_864  # 2026-11-29T00:41:04Z
 

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import load_settings
-from helpers.errors import ConfigError, OAuthError, SignInError
-from helpers.forms import ConfigForm
-from helpers.keys import agent_key_for
+from helpers.core.config import load_settings
+from helpers.core.errors import ConfigError, OAuthError, SignInError
+from helpers.core.keys import agent_key_for
+from helpers.core.transport import KitHTTP
 from helpers.kit import Kit
-from helpers.notebook_errors import short_report
-from helpers.signin import SignIn, check_authorize_request, new_authorization_request
+from helpers.signin import check_authorize_request, new_authorization_request
+from helpers.teaching.browser_signin import SignIn
+from helpers.teaching.forms import ConfigForm
+from helpers.teaching.notebook_errors import short_report
 from helpers.token_exchange import token_exchange_form
-from helpers.transport import KitHTTP
 from sandbox.testing import RunningSandbox, running_sandbox
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import stat
 
-from helpers.config import load_settings
-from helpers.keys import PublicKeyView, agent_key_for, b64url, jwk_thumbprint
+from helpers.core.config import load_settings
+from helpers.core.keys import PublicKeyView, agent_key_for, b64url, jwk_thumbprint
 
 RFC7638_N = (
     "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV"

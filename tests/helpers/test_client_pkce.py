@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.pkce import Pkce, check_verifier, make_verifier, s256_challenge
+from helpers.core.pkce import Pkce, check_verifier, make_verifier, s256_challenge
 
 
 def test_s256_challenge_matches_rfc_7636_appendix_b():

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from helpers.errors import SessionError
-from helpers.session import SessionFile
+from helpers.core.errors import SessionError
+from helpers.core.session import SessionFile
 
 
 @pytest.fixture

@@ -8,19 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from helpers.config import load_settings
-from helpers.errors import SignInError
-from helpers.pkce import s256_challenge
-from helpers.signin import (
-    LoopbackListener,
-    code_exchange_form,
-    find_password_form,
-    new_authorization_request,
-    parse_callback,
-    sign_in_headless,
-    start_sign_in,
-)
-from helpers.transport import KitHTTP
+from helpers.core.config import load_settings
+from helpers.core.errors import SignInError
+from helpers.core.pkce import s256_challenge
+from helpers.core.transport import KitHTTP
+from helpers.sandbox_client.headless_signin import find_password_form, sign_in_headless
+from helpers.signin import code_exchange_form, new_authorization_request, parse_callback
+from helpers.teaching.browser_signin import LoopbackListener, start_sign_in
 
 
 def free_port() -> int:

@@ -7,9 +7,9 @@ import json
 import pytest
 from client_support import FAKE_ACCESS_TOKEN
 
-from helpers.errors import InsecureTransportError, OAuthError, ResponseError, UnreachableError
-from helpers.oauth import post_token_request
-from helpers.transport import BearerAuth, KitHTTP, check_transport, redact_url
+from helpers.core.errors import InsecureTransportError, OAuthError, ResponseError, UnreachableError
+from helpers.core.oauth import post_token_request
+from helpers.core.transport import BearerAuth, KitHTTP, check_transport, redact_url
 
 ASSERTION = (
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJhZ2VudC"

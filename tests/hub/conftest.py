@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hub_support import RoomUnavailable, TrainingRoom, check_machine, new_room
 
-from helpers.config import ENV_VARS, HIDDEN_VARS
+from helpers.core.config import ENV_VARS, HIDDEN_VARS
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Front channel and back channel: the URLs the browser uses on a JupyterHub, and the ones the kernel keeps.
 
-KIT_BROWSER_BASE_URL (helpers.config) switches the front channel on: the sign-in page and the redirect
+KIT_BROWSER_BASE_URL (helpers.core.config) switches the front channel on: the sign-in page and the redirect
 URI go through jupyter-server-proxy (`{base}/proxy/{port}/…`); the kernel's listener, token requests and
 the ID token's issuer stay on 127.0.0.1. A headless sign-in never uses the front channel.
 """
@@ -13,10 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from helpers.config import load_settings, resolve_browser_base_url
-from helpers.errors import ConfigError
-from helpers.signin import LoopbackListener, new_authorization_request, parse_callback, sign_in_headless
-from helpers.transport import KitHTTP
+from helpers.core.config import load_settings, resolve_browser_base_url
+from helpers.core.errors import ConfigError
+from helpers.core.transport import KitHTTP
+from helpers.sandbox_client.headless_signin import sign_in_headless
+from helpers.signin import new_authorization_request, parse_callback
+from helpers.teaching.browser_signin import LoopbackListener
 from sandbox.testing import running_sandbox
 
 HUB = "https://hub.example.org/user/alice"
@@ -156,7 +158,7 @@ def test_a_headless_sign_in_takes_the_back_channel_even_for_a_front_channel_requ
 
 
 def test_the_sign_in_configuration_shows_the_browsers_urls_only_with_the_front_channel(kit_home, monkeypatch):
-    from helpers.display import step_configuration
+    from helpers.teaching.display import step_configuration
 
     monkeypatch.setenv("OKTA_ORG_URL", "http://127.0.0.1:20002")
     monkeypatch.setenv("REDIRECT_URI", "http://127.0.0.1:20003/callback")
@@ -167,7 +169,7 @@ def test_the_sign_in_configuration_shows_the_browsers_urls_only_with_the_front_c
 
 
 def test_choosing_the_sandbox_in_the_form_keeps_your_own_port_in_a_training_room(kit_home, monkeypatch):
-    from helpers.forms import ConfigForm
+    from helpers.teaching.forms import ConfigForm
 
     monkeypatch.setenv("OKTA_ORG_URL", "http://127.0.0.1:20002")
     form = ConfigForm(load_settings())

@@ -1,6 +1,6 @@
 """A notebook opened without `make lab` starts the person's own sandbox, reuses it, and refuses anyone else's.
 
-helpers.local_sandbox, through `Kit.open`: a local OKTA_ORG_URL with nothing answering starts
+helpers.sandbox_client.local_sandbox, through `Kit.open`: a local OKTA_ORG_URL with nothing answering starts
 `python -m sandbox start` with the person's data folder (`<KIT_HOME>/.sandbox`), says so in one line and
 writes OKTA_API_TOKEN to `.env`; the next notebook reuses it silently. A sandbox answering there whose
 org signing key is not the one in the person's data folder is someone else's: refused, by name.
@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from helpers import flow
-from helpers.config import load_settings
-from helpers.errors import LocalSandboxError
+from helpers.core.config import load_settings
+from helpers.core.errors import LocalSandboxError
 from helpers.kit import Kit
-from helpers.local_sandbox import (
+from helpers.sandbox_client.local_sandbox import (
     data_dir_for,
     ensure_local_sandbox,
     redirect_uris_for,

@@ -10,8 +10,8 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from helpers.pkce import Pkce
-from helpers.signin import find_password_form
+from helpers.core.pkce import Pkce
+from helpers.sandbox_client.headless_signin import find_password_form
 from sandbox.config import ConfigError, load_config, with_redirect_uris
 
 FRONT = "https://hub.example.org/user/alice/proxy/20003/callback"

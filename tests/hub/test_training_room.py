@@ -254,7 +254,7 @@ def test_one_person_signs_in_interactively_in_chromium_through_the_hub(room, tmp
         results = kernel.run_notebook(notebook, start="login.wait()")
         assert "Redirect received (loopback listener)" in results[0].text
         issuer = kernel.execute(
-            "from helpers.jwts import decode_unverified\n"
+            "from helpers.core.jwts import decode_unverified\n"
             "print(decode_unverified(tokens['id_token'])[1]['iss'])"
         )
         # The ID token's issuer stays the sandbox's own: the kernel talks to it over the back channel.

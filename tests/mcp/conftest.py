@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 from mcp_support import McpSandbox, overrides  # noqa: E402
 from sandbox_flows import Signer, write_jwks  # noqa: E402
 
-from helpers.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
 from sandbox.testing import running_sandbox  # noqa: E402
 
 

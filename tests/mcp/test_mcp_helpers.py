@@ -16,9 +16,9 @@ from mcp_support import ID_JAG_PROFILE, JWT_BEARER, McpSandbox
 from sandbox_flows import Signer, decode_unverified
 
 from helpers import mcp, mcp_troubleshooting
-from helpers.config import load_settings
-from helpers.errors import ConfigError, InsecureTransportError, KitError
-from helpers.transport import KitHTTP
+from helpers.core.config import load_settings
+from helpers.core.errors import ConfigError, InsecureTransportError, KitError
+from helpers.core.transport import KitHTTP
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_every_mcp_troubleshooting_case_answers_as_documented_and_a_drift_is_cau
             mcp_troubleshooting.MCP_CASES[0],
             expected=dataclasses.replace(mcp_troubleshooting.MCP_CASES[0].expected, status=401),
         )
-        monkeypatch.setattr(mcp_troubleshooting, "MCP_CASES", (drifted, *mcp_troubleshooting.MCP_CASES[1:]))
+        monkeypatch.setattr(bench, "cases", (drifted, *bench.cases[1:]))
         with pytest.raises(mcp_troubleshooting.CaseDriftError, match='status is "400", expected "401"'):
             bench.run(drifted.key)
     assert len(mcp_troubleshooting.summary_rows()) == 6

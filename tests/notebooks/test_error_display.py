@@ -16,7 +16,7 @@ def run_cells(*sources: str, **environ: str) -> list[dict]:
 
 RAISE_CONFIG_ERROR = (
     "from helpers import notebook_errors\n"
-    "from helpers.errors import ConfigError\n"
+    "from helpers.core.errors import ConfigError\n"
     "notebook_errors.install()  # Kit.open and ConfigForm do this; importing helpers does not\n"
     "raise ConfigError('OKTA_ORG_URL is \"x\", expected a URL')"
 )

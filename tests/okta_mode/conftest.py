@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "sandbox"))
 from okta_mode_support import TRUST_VARS  # noqa: E402
 from sandbox_flows import Signer, shared_overrides, write_jwks  # noqa: E402
 
-from helpers.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
 from sandbox.testing import RunningSandbox, running_sandbox  # noqa: E402
 
 

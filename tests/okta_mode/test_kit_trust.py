@@ -3,7 +3,7 @@
 The person signs in on the org's page in a browser (played here by the test's own client, which is
 given the CA explicitly, not through the environment); every request of the kit goes through its
 session, which trusts only what KIT_CA_BUNDLE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and SSL_CERT_FILE say
-(helpers.tls). A certificate it does not trust is a TLSError naming the setting, never an SSLError.
+(helpers.core.tls). A certificate it does not trust is a TLSError naming the setting, never an SSLError.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives import serialization
 from sandbox_flows import ALICE, submit_sign_in
 
 from helpers import flow
-from helpers.config import ENV_VARS, load_settings, save_settings
-from helpers.errors import ConfigError, InsecureTransportError, SignInError, TLSError
-from helpers.keys import AgentKey, save_agent_key
+from helpers.core.config import ENV_VARS, load_settings, save_settings
+from helpers.core.errors import ConfigError, InsecureTransportError, SignInError, TLSError
+from helpers.core.keys import AgentKey, save_agent_key
+from helpers.core.tls import HOW_TO_TRUST
+from helpers.core.transport import KitHTTP
 from helpers.kit import Kit
-from helpers.local_sandbox import ensure_local_sandbox
+from helpers.sandbox_client.local_sandbox import ensure_local_sandbox
 from helpers.signin import check_id_token, code_exchange_form, new_authorization_request, parse_callback
-from helpers.tls import HOW_TO_TRUST
-from helpers.transport import KitHTTP
 from sandbox import tls
 from sandbox.testing import RunningSandbox
 

@@ -45,7 +45,7 @@ from sandbox_flows import (
     token_exchange,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox
 
 VERIFY_FAILED = (

@@ -26,8 +26,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from helpers.client_assertion import ClientAssertionSigner
-from helpers.keys import AgentKey
+from helpers.core.client_assertion import ClientAssertionSigner
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox
 
 AGENT = "wlpSandboxAgent00001"

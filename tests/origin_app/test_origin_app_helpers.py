@@ -16,22 +16,19 @@ import pytest
 import requests
 from origin_support import ACCESS_TOKEN_TYPE, AGENT, ORIGIN, ORIGIN_SECRET, SPA, Client, agents_read
 
-from helpers.config import settings_from_values
 from helpers.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG
-from helpers.errors import ConfigError
-from helpers.keys import AgentKey
+from helpers.core.config import settings_from_values
+from helpers.core.errors import ConfigError
+from helpers.core.keys import AgentKey
 from helpers.kit import Kit
 from helpers.origin_app import (
-    NO_LINK,
-    NO_LINK_CASE,
     ClientSecretBasic,
-    OriginApp,
     check_delegated_id_jag,
     check_delegation_token,
-    compare_models,
     load_origin_settings,
 )
-from helpers.troubleshooting import CaseDriftError, CaseReport
+from helpers.teaching.origin_app_driver import NO_LINK, NO_LINK_CASE, OriginApp, compare_models
+from helpers.teaching.troubleshooting.workbench import CaseDriftError, CaseReport
 from sandbox.testing import RunningSandbox, running_sandbox
 
 

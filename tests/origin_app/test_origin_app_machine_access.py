@@ -26,7 +26,7 @@ from origin_support import (
     read_error,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import running_sandbox
 
 CHAIN = {"sub": AGENT, "sub_profile": "ai_agent", "act": {"sub": ORIGIN, "sub_profile": "service"}}

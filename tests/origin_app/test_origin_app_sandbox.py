@@ -37,7 +37,7 @@ from origin_support import (
     read_error,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import running_sandbox
 
 # --- acceptance -------------------------------------------------------------------------------------

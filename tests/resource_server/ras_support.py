@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from helpers.client_assertion import ClientAssertionSigner
 from helpers.conformance import ClientAuth, IdP, Target
-from helpers.keys import AgentKey
+from helpers.core.client_assertion import ClientAssertionSigner
+from helpers.core.keys import AgentKey
 
 AGENT = "wlpSandboxAgent00001"
 #: A second agent of the sandbox, with a secret and the JWT bearer grant: the battery's "other client".

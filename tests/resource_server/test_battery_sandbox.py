@@ -16,7 +16,7 @@ from helpers.conformance import (
     Report,
     run_battery,
 )
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.errors import catalog
 from sandbox.testing import RunningSandbox
 

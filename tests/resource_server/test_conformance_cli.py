@@ -11,7 +11,7 @@ import pytest
 from ras_support import AGENT, OTHER_AGENT, OTHER_AGENT_SECRET
 from weak_validator import weak_server
 
-from helpers.keys import AgentKey, save_agent_key
+from helpers.core.keys import AgentKey, save_agent_key
 from helpers.resource_server import RegisteredClient, ResourceServer
 from sandbox.testing import RunningSandbox
 

@@ -28,7 +28,7 @@ from sandbox_flows import (
     verify_with_jwks,
 )  # noqa: E402
 
-from helpers.keys import AgentKey  # noqa: E402
+from helpers.core.keys import AgentKey  # noqa: E402
 from sandbox.config import ConfigError, load_config  # noqa: E402
 from sandbox.testing import RunningSandbox, running_sandbox  # noqa: E402
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import nbformat
 
-from helpers.resource_exercises import check_audience_check, check_client_check, check_typ_check
 from helpers.resource_server import Refusal
+from helpers.teaching.resource_exercises import check_audience_check, check_client_check, check_typ_check
 from tools.make_exercises import blank_notebook
 
 ISSUER = "http://127.0.0.1:9000"

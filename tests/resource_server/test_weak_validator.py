@@ -8,9 +8,9 @@ import pytest
 from ras_support import AGENT, idp_of
 from weak_validator import EXPECTED_FAILURES, weak_server
 
-from helpers.client_assertion import ClientAssertionSigner
 from helpers.conformance import RULES, ClientAuth, Report, Target, run_battery
-from helpers.keys import AgentKey
+from helpers.core.client_assertion import ClientAssertionSigner
+from helpers.core.keys import AgentKey
 from helpers.resource_server import RegisteredClient, ResourceServer
 from sandbox.testing import RunningSandbox
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sandbox_flows import Signer, shared_overrides, write_jwks
 
-from helpers.keys import AgentKey, agent_key_from_private, generate_private_key
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key
 from sandbox.testing import RunningSandbox, running_sandbox
 
 

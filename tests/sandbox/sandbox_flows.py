@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey, import_key
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 
 AGENT = "wlpSandboxAgent00001"
 OTHER_APP = "0oaOtherWebApp000001"
@@ -69,7 +69,7 @@ def now() -> int:
 
 
 def jose_key(agent: AgentKey) -> RSAKey | ECKey:
-    """Return the joserfc private key of a helpers.keys AgentKey (built once per test key)."""
+    """Return the joserfc private key of a helpers.core.keys AgentKey (built once per test key)."""
     pem = agent.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

@@ -37,7 +37,7 @@ from sandbox_flows import (
     verify_with_jwks,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox, running_sandbox
 
 ID_JAG_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag"

@@ -43,7 +43,7 @@ from sandbox_flows import (
     verify_with_jwks,
 )
 
-from helpers.keys import AgentKey, save_agent_key
+from helpers.core.keys import AgentKey, save_agent_key
 from sandbox.testing import RunningSandbox
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "sandbox" / "data" / "okta-oauth2-errors.json"

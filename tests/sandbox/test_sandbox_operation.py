@@ -27,7 +27,7 @@ from sandbox_flows import (
     write_jwks,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox, running_sandbox, start_sandbox
 
 CATALOG = Path(__file__).resolve().parents[2] / "sandbox" / "data" / "okta-oauth2-errors.json"

@@ -47,7 +47,7 @@ from sandbox_flows import (
     token_exchange,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "sandbox" / "data" / "okta-oauth2-errors.json"

@@ -21,7 +21,7 @@ from sandbox_flows import (
     verify_with_jwks,
 )
 
-from helpers.keys import AgentKey
+from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox
 
 

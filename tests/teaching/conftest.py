@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers.config import API_TOKEN_VAR, ENV_VARS
+from helpers.core.config import API_TOKEN_VAR, ENV_VARS
 from helpers.kit import Kit
 from tools.kitenv import start_throwaway_kit, stop_throwaway_kit
 

@@ -25,7 +25,8 @@ from teaching_support import logs
 from helpers import flow
 from helpers.api import call_api
 from helpers.jwt_bearer import jwt_bearer_form
-from helpers.signin import code_exchange_form, find_password_form, new_authorization_request, sign_in_headless
+from helpers.sandbox_client.headless_signin import find_password_form, sign_in_headless
+from helpers.signin import code_exchange_form, new_authorization_request
 from sandbox import events as sandbox_events
 from sandbox.system_log import API_TOKEN_FILE, ensure_api_token, read_api_token
 from sandbox.testing import running_sandbox

@@ -14,7 +14,6 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers import exercises
-from helpers.config import settings_from_values
 from helpers.constants import (
     GRANT_JWT_BEARER,
     GRANT_TOKEN_EXCHANGE,
@@ -22,7 +21,8 @@ from helpers.constants import (
     TOKEN_TYPE_ID_JAG,
     TOKEN_TYPE_ID_TOKEN,
 )
-from helpers.pkce import Pkce
+from helpers.core.config import settings_from_values
+from helpers.core.pkce import Pkce
 from helpers.signin import AuthorizationRequest, Callback
 from tools.kitenv import throwaway_kit
 from tools.make_exercises import ExerciseError, blank_notebook

@@ -1,7 +1,7 @@
 """The helper that shows the server's side of a request, and the API token's path through the kit.
 
 The token comes from the sandbox (`make lab`, `tools/kitenv.py`), lives in `.env` as OKTA_API_TOKEN,
-is read by `helpers.config`, and never shows: not in a display, a JSONL log or a cURL command.
+is read by `helpers.core.config`, and never shows: not in a display, a JSONL log or a cURL command.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from helpers import system_log
-from helpers.config import API_TOKEN_VAR, describe, load_settings, save_settings
-from helpers.errors import OAuthError
+from helpers.core.config import API_TOKEN_VAR, describe, load_settings, save_settings
+from helpers.core.errors import OAuthError
+from helpers.core.transport import Exchange, KitHTTP, redact_header
 from helpers.kit import Kit
-from helpers.transport import Exchange, KitHTTP, redact_header
-from helpers.troubleshooting import Workbench
+from helpers.teaching.troubleshooting import Workbench
 
 OKTA_HELP = "Okta: an API token of your org"
 
@@ -129,7 +129,7 @@ def test_make_lab_writes_the_sandboxs_token_into_env_once(tmp_path, monkeypatch,
     import shutil
     import stat
 
-    from helpers.config import ENV_VARS
+    from helpers.core.config import ENV_VARS
     from tools import lab as lab_tool
 
     for name in (*ENV_VARS, API_TOKEN_VAR):

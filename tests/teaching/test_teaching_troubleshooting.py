@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import troubleshooting
-from helpers.config import settings_from_values
-from helpers.troubleshooting import CASES, CaseDriftError, CaseReport, Workbench
+from helpers.core.config import settings_from_values
+from helpers.teaching.troubleshooting import CASES, Workbench
+from helpers.teaching.troubleshooting.workbench import CaseDriftError, CaseReport
 from sandbox.errors import lookup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +94,7 @@ def test_a_missing_event_reason_is_drift_too(kit):
         case, expected=dataclasses.replace(case.expected, reason="not_this_one")
     )
     attempt = case.run(bench)
-    from helpers.system_log import server_side
+    from helpers.teaching.system_log import server_side
 
     report = CaseReport(wrong_reason, bench.places(), attempt, server_side(kit, attempt.exchange))
     with pytest.raises(CaseDriftError, match='event reason is "openid_not_allowed_token_exchange", expected'):

@@ -7,13 +7,12 @@ when redaction is on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from .config import Settings
-from .formatting import describe_time, html_table, now, plain_value, shorten, text_table
-from .jwts import decode_unverified
+from ..core.config import Settings
+from ..core.formatting import KeyValues, describe_time, html_table, now, plain_value, shorten, text_table
+from ..core.jwts import decode_unverified
 
 #: Plain-language meaning of the JOSE header members the flow meets.
 HEADER_EXPLANATIONS = {
@@ -63,24 +62,6 @@ CLAIM_EXPLANATIONS = {
 }
 
 TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
-
-
-class KeyValues:
-    """A titled two-column table of named values (text and HTML)."""
-
-    def __init__(self, title: str, rows: Iterable[tuple[str, Any]]) -> None:
-        self.title = title
-        self.rows = [(str(k), plain_value(v) if v is not None else "(none)") for k, v in rows]
-
-    def __repr__(self) -> str:
-        width = max((len(k) for k, _ in self.rows), default=0)
-        lines = [self.title] + [f"  {k.ljust(width)}  {v}" for k, v in self.rows]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return f"<p><b>{escape(self.title)}</b></p>" + html_table(
-            ["Name", "Value"], [list(r) for r in self.rows], code_columns=(1,)
-        )
 
 
 class TokenCard:

@@ -1,7 +1,7 @@
 """Show the kit's own errors in a notebook as a short message that says what to fix, not a traceback.
 
 The helpers raise `KitError`s whose messages name the setting, value or notebook concerned (see
-`helpers.errors`). In IPython, a long traceback through the helpers buries that message; this module
+`helpers.core.errors`). In IPython, a long traceback through the helpers buries that message; this module
 registers a handler (IPython's `set_custom_exc`) that shows the message, the line of the cell that
 raised it, and how to see the full traceback. Other exceptions keep IPython's usual display.
 """
@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Any
 
-from .errors import KitError
+from ..core.errors import KitError
 
 #: Set to 1 (or true) to get IPython's full traceback for the kit's errors too.
 FULL_TRACEBACK_VAR = "KIT_FULL_TRACEBACK"

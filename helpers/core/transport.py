@@ -3,7 +3,7 @@
 - RFC 6749 §10.3-§10.4, RFC 6750 §5.3: tokens and credentials only over TLS (plain http allowed
   here for loopback only, where the sandbox runs).
 - RFC 6750 §2.1: bearer tokens in the `Authorization` header (through `BearerAuth`).
-- TLS is verified on every https request, with what helpers.tls says the kit trusts (KIT_CA_BUNDLE,
+- TLS is verified on every https request, with what helpers.core.tls says the kit trusts (KIT_CA_BUNDLE,
   REQUESTS_CA_BUNDLE, SSL_CERT_FILE); a certificate it does not trust is a `TLSError` naming them.
 
 Every response passes through a hook that records the exchange (method, URL, request headers,
@@ -478,7 +478,7 @@ class BearerAuth(AuthBase):
 class KitHTTP(requests.Session):
     """The kit's one HTTP session: guard, timeouts, verified TLS, and a hook that records each exchange.
 
-    `ca_bundle` is KIT_CA_BUNDLE (`Settings.ca_bundle`): a CA's PEM file trusted in addition (helpers.tls).
+    `ca_bundle` is KIT_CA_BUNDLE (`Settings.ca_bundle`): a CA's PEM file trusted in addition (core/tls.py).
 
     Example:
         http = KitHTTP(phase="02_token_exchange_id_jag", log_dir=settings.state_dir / "logs")

@@ -6,142 +6,24 @@
 - RFC 9728 §3.3 (the resource identifier compared exactly), RFC 6750 §3.1 (401 `invalid_token`,
   403 `insufficient_scope`); Okta's error catalog for every `error_description`
 
-The engine is notebook 05's (`helpers.troubleshooting`): each case changes one thing in a request that
-otherwise works, and its report shows the change, the exact response, the server's System Log event,
-the cause and the fix, and raises `CaseDriftError` when the answer drifts. Only the cases and their
-ingredients are new here: `MCP_CASES`, run by `McpWorkbench`.
+The engine is notebook 05's (`helpers.teaching.troubleshooting.workbench`): each case changes one thing
+in a request that otherwise works, and its report shows the change, the exact response, the server's
+System Log event, the cause and the fix, and raises `CaseDriftError` when the answer drifts. Only the
+cases and their ingredients are new here: `MCP_CASES`, run by `McpWorkbench`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from .formatting import html_table
-from .jwt_bearer import jwt_bearer_form
-from .mcp import McpSession, McpSettings, fetch_resource_metadata, load_mcp_settings, resource_metadata_url
-from .token_exchange import token_exchange_form
-from .troubleshooting import Attempt, Case, CaseDriftError, Expected, Workbench
+from ...jwt_bearer import jwt_bearer_form
+from ...mcp import McpSession, McpSettings, fetch_resource_metadata, load_mcp_settings, resource_metadata_url
+from ...token_exchange import token_exchange_form
+from .cases import Workbench
+from .workbench import Attempt, Case, CaseDriftError, Expected, Summary, numbered
+from .workbench import summary_rows as engine_summary_rows
 
-__all__ = ["MCP_CASES", "CaseDriftError", "McpCase", "McpWorkbench", "summary"]
-
-
-@dataclass(frozen=True)
-class McpCase(Case):
-    """A troubleshooting case of the MCP path, numbered among `MCP_CASES`."""
-
-    @property
-    def number(self) -> int | None:
-        """The case's number in notebook 07 (1-based)."""
-        keys = [c.key for c in MCP_CASES]
-        return keys.index(self.key) + 1 if self.key in keys else None
-
-    @property
-    def label(self) -> str:
-        """`MCP case 2 (rest_token_at_mcp)`."""
-        return f"MCP case {self.number} ({self.key})"
-
-    @property
-    def heading(self) -> str:
-        """`MCP case 2 · The REST API's access token at the MCP server`."""
-        return f"MCP case {self.number} · {self.title}"
-
-
-class McpWorkbench(Workbench):
-    """Notebook 05's bench with the MCP server's ingredients: its metadata, ID-JAGs and access tokens for it.
-
-    Example:
-        bench = McpWorkbench(kit)
-        bench.run("rest_token_at_mcp")
-    """
-
-    def __init__(self, kit: Any, mcp_settings: McpSettings | None = None) -> None:
-        super().__init__(kit)
-        self.mcp = mcp_settings or load_mcp_settings(kit.settings)
-        self._metadata: dict[str, Any] | None = None
-
-    def __repr__(self) -> str:
-        return f"McpWorkbench({len(MCP_CASES)} cases, mcp={self.mcp.server_url!r})"
-
-    # --- ingredients -----------------------------------------------------------------------------------
-    def resource_metadata(self) -> dict[str, Any]:
-        """Return the MCP server's protected resource metadata (RFC 9728), read once."""
-        if self._metadata is None:
-            with self.kit.http.labelled("Ingredient: the MCP server's metadata"):
-                self._metadata = dict(
-                    fetch_resource_metadata(self.kit, resource_metadata_url(self.mcp.server_url))
-                )
-        return self._metadata
-
-    @property
-    def mcp_issuer(self) -> str:
-        """The resource authorization server the MCP server's metadata names first."""
-        return self.resource_metadata()["authorization_servers"][0]
-
-    def places(self) -> dict[str, str]:
-        """Return the URLs the cases' descriptions name."""
-        places = super().places()
-        places.update(
-            mcp_url=self.mcp.server_url,
-            mcp_issuer=self.mcp_issuer,
-            api_resource=f"{self.settings.org_url}/todo-api",
-        )
-        return places
-
-    def mcp_exchange_form(self, **changes: str) -> dict[str, str]:
-        """Return a correct token exchange form for the MCP server (EMA §4), with some fields changed."""
-        form = token_exchange_form(
-            subject_token=self.id_token(),
-            audience=self.mcp_issuer,
-            scopes=" ".join(self.resource_metadata().get("scopes_supported") or self.settings.agent_scopes),
-            subject_token_type=self.settings.subject_token_type,
-            resource=self.mcp.server_url,
-        )
-        form.update(changes)
-        return form
-
-    def mcp_id_jag(self, **changes: str) -> str:
-        """Get a fresh ID-JAG for the MCP server from a real token exchange."""
-        response = self.kit.token_request(
-            self.settings.org_token_url,
-            self.mcp_exchange_form(**changes),
-            label="Ingredient: a fresh ID-JAG for the MCP server",
-        )
-        return response["access_token"]
-
-    def mcp_access_token(self, **changes: str) -> str:
-        """Get a fresh access token for the MCP server (`aud` = its URL, EMA §5.1)."""
-        response = self.kit.token_request(
-            self.token_url_of(self.mcp_issuer),
-            jwt_bearer_form(self.mcp_id_jag(**changes), resource=self.mcp.server_url),
-            label="Ingredient: a fresh access token for the MCP server",
-        )
-        return response["access_token"]
-
-    def mcp_call(
-        self, token: str, *, changed: list[tuple[str, str]], tool: str | None = None,
-        arguments: dict[str, Any] | None = None, label: str = "Case",
-    ) -> Attempt:  # fmt: skip
-        """Open an MCP session with a token through the official SDK (and call a tool); keep the answer."""
-        with McpSession(self.mcp.server_url, http=self.kit.http, token=token, label=label) as session:
-            call = session.initialize()
-            if call.ok and tool is not None:
-                call = session.call_tool(tool, arguments or {})
-        if call.last is None:
-            raise CaseDriftError(f"{label}: the MCP SDK sent no request ({call.summary()})")
-        return Attempt(call.last, changed)
-
-    # --- the cases -------------------------------------------------------------------------------------
-    def case(self, key: str) -> Case:
-        """Return the MCP case named `key` (see `MCP_CASES`)."""
-        for case in MCP_CASES:
-            if case.key == key:
-                return case
-        raise KeyError(f'no MCP troubleshooting case "{key}"; expected one of {[c.key for c in MCP_CASES]}')
-
-    def summary(self) -> Summary:
-        """Return the table of every MCP case: response, Okta's reason, cause, fix."""
-        return summary()
+__all__ = ["MCP_CASES", "CaseDriftError", "McpWorkbench", "summary"]
 
 
 # --- The cases --------------------------------------------------------------------------------------------
@@ -221,8 +103,8 @@ BEARER = "JWT bearer grant, MCP authorization server"
 MCP_CALL = "MCP call"
 SANDBOX_MCP = "it calls the sandbox's MCP server (yours words its refusals its own way)"
 
-MCP_CASES: tuple[McpCase, ...] = (
-    McpCase(
+_MCP_CASES_TABLE = (
+    Case(
         "mcp_resource_trailing_slash",
         EXCHANGE,
         "The MCP server's resource with a trailing slash",
@@ -239,7 +121,7 @@ MCP_CASES: tuple[McpCase, ...] = (
         "that same string as the MCP server's resource URL.",
         _resource_trailing_slash,
     ),
-    McpCase(
+    Case(
         "mcp_no_grant_profile",
         EXCHANGE,
         "An authorization server without the id-jag grant profile",
@@ -257,7 +139,7 @@ MCP_CASES: tuple[McpCase, ...] = (
         "the MCP server's metadata names, and send that server's issuer as audience.",
         _no_grant_profile,
     ),
-    McpCase(
+    Case(
         "mcp_resource_mismatch",
         BEARER,
         "A resource parameter that disagrees with the ID-JAG",
@@ -275,7 +157,7 @@ MCP_CASES: tuple[McpCase, ...] = (
         _resource_mismatch,
         sandbox_only="it names the sandbox's demo API as the other resource",
     ),
-    McpCase(
+    Case(
         "mcp_id_jag_redeemed_twice",
         BEARER,
         "An ID-JAG for the MCP server redeemed twice",
@@ -285,7 +167,7 @@ MCP_CASES: tuple[McpCase, ...] = (
         "Exchange again for a new ID-JAG; keep the access token (an hour), not the ID-JAG (5 minutes).",
         _id_jag_replayed,
     ),
-    McpCase(
+    Case(
         "rest_token_at_mcp",
         MCP_CALL,
         "The REST API's access token at the MCP server",
@@ -303,7 +185,7 @@ MCP_CASES: tuple[McpCase, ...] = (
         _rest_token_at_mcp,
         sandbox_only=SANDBOX_MCP,
     ),
-    McpCase(
+    Case(
         "mcp_tool_without_scope",
         MCP_CALL,
         "An MCP tool call lacking the needed scope",
@@ -321,39 +203,106 @@ MCP_CASES: tuple[McpCase, ...] = (
         sandbox_only=SANDBOX_MCP,
     ),
 )
+MCP_CASES: tuple[Case, ...] = numbered(_MCP_CASES_TABLE, kind="MCP case")
 
 
 # --- The summary ------------------------------------------------------------------------------------------
 
 
-def summary_rows() -> list[tuple[str, str, str, str, str]]:
-    """Return (response, Okta reason, case, cause, fix) for every MCP case, in the notebook's order."""
-    return [
-        (c.expected.response, c.expected.reason, f"{c.number}. {c.title}", c.cause, c.fix) for c in MCP_CASES
-    ]
+# --- The bench and the table ------------------------------------------------------------------------------
+class McpWorkbench(Workbench):
+    """Notebook 05's bench with the MCP server's ingredients: its metadata, ID-JAGs and access tokens for it.
 
+    Example:
+        bench = McpWorkbench(kit)
+        bench.run("rest_token_at_mcp")
+    """
 
-class Summary:
-    """Every MCP case's error, cause and fix (text and HTML)."""
+    cases = MCP_CASES
+    summary_title = "The MCP path: each error, its cause and the fix"
 
-    def text(self) -> str:
-        """Render one block per case: the response and reason, the case, the cause, the fix."""
-        lines = ["The MCP path: each error, its cause and the fix"]
-        for response, reason, title, cause, fix in summary_rows():
-            lines += [f"HTTP {response} ({reason})", f"  Case {title}", f"  Cause: {cause}", f"  Fix: {fix}"]
-        return "\n".join(lines)
+    def __init__(self, kit: Any, mcp_settings: McpSettings | None = None) -> None:
+        super().__init__(kit)
+        self.mcp = mcp_settings or load_mcp_settings(kit.settings)
+        self._metadata: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
-        return self.text()
+        return f"McpWorkbench({len(MCP_CASES)} cases, mcp={self.mcp.server_url!r})"
 
-    def _repr_html_(self) -> str:
-        return html_table(
-            ["Response", "Okta reason", "Case", "Cause", "Fix"],
-            [list(r) for r in summary_rows()],
-            code_columns=(0, 1),
+    # --- ingredients -----------------------------------------------------------------------------------
+    def resource_metadata(self) -> dict[str, Any]:
+        """Return the MCP server's protected resource metadata (RFC 9728), read once."""
+        if self._metadata is None:
+            with self.kit.http.labelled("Ingredient: the MCP server's metadata"):
+                self._metadata = dict(
+                    fetch_resource_metadata(self.kit, resource_metadata_url(self.mcp.server_url))
+                )
+        return self._metadata
+
+    @property
+    def mcp_issuer(self) -> str:
+        """The resource authorization server the MCP server's metadata names first."""
+        return self.resource_metadata()["authorization_servers"][0]
+
+    def places(self) -> dict[str, str]:
+        """Return the URLs the cases' descriptions name."""
+        places = super().places()
+        places.update(
+            mcp_url=self.mcp.server_url,
+            mcp_issuer=self.mcp_issuer,
+            api_resource=f"{self.settings.org_url}/todo-api",
         )
+        return places
+
+    def mcp_exchange_form(self, **changes: str) -> dict[str, str]:
+        """Return a correct token exchange form for the MCP server (EMA §4), with some fields changed."""
+        form = token_exchange_form(
+            subject_token=self.id_token(),
+            audience=self.mcp_issuer,
+            scopes=" ".join(self.resource_metadata().get("scopes_supported") or self.settings.agent_scopes),
+            subject_token_type=self.settings.subject_token_type,
+            resource=self.mcp.server_url,
+        )
+        form.update(changes)
+        return form
+
+    def mcp_id_jag(self, **changes: str) -> str:
+        """Get a fresh ID-JAG for the MCP server from a real token exchange."""
+        response = self.kit.token_request(
+            self.settings.org_token_url,
+            self.mcp_exchange_form(**changes),
+            label="Ingredient: a fresh ID-JAG for the MCP server",
+        )
+        return response["access_token"]
+
+    def mcp_access_token(self, **changes: str) -> str:
+        """Get a fresh access token for the MCP server (`aud` = its URL, EMA §5.1)."""
+        response = self.kit.token_request(
+            self.token_url_of(self.mcp_issuer),
+            jwt_bearer_form(self.mcp_id_jag(**changes), resource=self.mcp.server_url),
+            label="Ingredient: a fresh access token for the MCP server",
+        )
+        return response["access_token"]
+
+    def mcp_call(
+        self, token: str, *, changed: list[tuple[str, str]], tool: str | None = None,
+        arguments: dict[str, Any] | None = None, label: str = "Case",
+    ) -> Attempt:  # fmt: skip
+        """Open an MCP session with a token through the official SDK (and call a tool); keep the answer."""
+        with McpSession(self.mcp.server_url, http=self.kit.http, token=token, label=label) as session:
+            call = session.initialize()
+            if call.ok and tool is not None:
+                call = session.call_tool(tool, arguments or {})
+        if call.last is None:
+            raise CaseDriftError(f"{label}: the MCP SDK sent no request ({call.summary()})")
+        return Attempt(call.last, changed)
+
+
+def summary_rows() -> list[tuple[str, str, str, str, str]]:
+    """Return (response, Okta reason, case, cause, fix) for every MCP case, in the notebook's order."""
+    return engine_summary_rows(MCP_CASES)
 
 
 def summary() -> Summary:
     """Return the summary table of every MCP case."""
-    return Summary()
+    return Summary(MCP_CASES, McpWorkbench.summary_title)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 #: The one character between the two ends of a shortened token (U+2026).
@@ -114,7 +116,6 @@ def html_table(
     headers: list[str] | None, rows: list[list[Any]], *, code_columns: tuple[int, ...] = ()
 ) -> str:
     """Render rows as an HTML table, escaping every cell; `headers=None` for a table without a head."""
-    from html import escape
 
     def cell(i: int, value: Any) -> str:
         text = escape(str(value))
@@ -135,3 +136,21 @@ def html_pre(text: str) -> str:
     from html import escape
 
     return f"<pre style='{_PRE_STYLE}'>{escape(text)}</pre>"
+
+
+class KeyValues:
+    """A titled two-column table of named values (text and HTML)."""
+
+    def __init__(self, title: str, rows: Iterable[tuple[str, Any]]) -> None:
+        self.title = title
+        self.rows = [(str(k), plain_value(v) if v is not None else "(none)") for k, v in rows]
+
+    def __repr__(self) -> str:
+        width = max((len(k) for k, _ in self.rows), default=0)
+        lines = [self.title] + [f"  {k.ljust(width)}  {v}" for k, v in self.rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{escape(self.title)}</b></p>" + html_table(
+            ["Name", "Value"], [list(r) for r in self.rows], code_columns=(1,)
+        )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from .constants import (
+from ..constants import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_JWT_BEARER,
     GRANT_TOKEN_EXCHANGE,
@@ -27,9 +27,9 @@ from .constants import (
     TOKEN_TYPE_ID_JAG,
     TOKEN_TYPE_ID_TOKEN,
 )
-from .errors import TokenValidationError
-from .formatting import shorten
-from .jwts import decode_unverified, looks_like_jwt
+from ..core.errors import TokenValidationError
+from ..core.formatting import shorten
+from ..core.jwts import decode_unverified, looks_like_jwt
 
 #: What a blank exercise leaves where the answer goes.
 BLANK = ...

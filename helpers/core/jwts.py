@@ -16,7 +16,7 @@ from typing import Any
 from jose import jwk, jws
 from jose.exceptions import JOSEError
 
-from .constants import ASYMMETRIC_ALGORITHMS
+from ..constants import ASYMMETRIC_ALGORITHMS
 from .errors import TokenValidationError
 
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from jose import jwk, jwt
 
-from .checks import Checklist
-from .constants import (
+from ..constants import (
     CLIENT_ASSERTION_LIFETIME,
     CLIENT_ASSERTION_MAX_LIFETIME,
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
     DEFAULT_CLOCK_SKEW,
 )
+from .checks import Checklist
 from .formatting import describe_time
 from .keys import AgentKey
 

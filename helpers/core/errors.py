@@ -65,7 +65,7 @@ class ResponseError(KitError):
 
     Attributes:
         status: the HTTP status code, when there was a response.
-        exchange: the recorded request/response (see `helpers.transport.Exchange`), when there was one.
+        exchange: the recorded request/response (see `helpers.core.transport.Exchange`), when there was one.
     """
 
     def __init__(self, message: str, *, status: int | None = None, exchange: Any = None) -> None:
@@ -124,3 +124,8 @@ class SessionError(KitError):
 
 class LocalSandboxError(KitError):
     """The person's own sandbox could not start, or the sandbox answering at the org URL is not theirs."""
+
+
+def field_problem(name: str, value: Any, expected: str) -> str:
+    """`OKTA_ORG_URL is "x", expected a URL`: the field, the value found and the value expected."""
+    return f'{name} is "{value}", expected {expected}'

@@ -296,7 +296,7 @@ class PublicKeyView:
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m helpers.keys", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.core.keys", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ensure = sub.add_parser("ensure", help="load the agent's key or create it; write the public JWKS")
     ensure.add_argument("--private", required=True, help="PEM file of the private key (mode 0600)")

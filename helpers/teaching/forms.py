@@ -5,7 +5,7 @@ run (`form.settings()`, `form.audience`, `form.scopes`), so "Run All" and headle
 click. Each form's text/plain output is a stable summary (what nbval and static viewers see).
 
 "Save" checks what can be checked where the mistake is made, and marks the field beside it: each value's
-form (helpers.config), then, against the server the form names, what it knows: the org's discovery
+form (helpers.core.config), then, against the server the form names, what it knows: the org's discovery
 document (OIDC Discovery §4.3), the custom server's metadata, and the sign-in request itself (an unknown
 client id or redirect URI gets an error page, RFC 6749 §4.1.2.1). A value the server refuses is not
 saved; a server that does not answer is a warning, and the values are saved.
@@ -23,7 +23,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .config import (
+from ..constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
+from ..core.config import (
     DEFAULTS,
     ENV_VARS,
     Settings,
@@ -33,10 +34,9 @@ from .config import (
     save_settings,
     settings_from_values,
 )
-from .constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
-from .discovery import fetch_metadata
-from .errors import ConfigError, KitError, SignInError, TLSError, UnreachableError
-from .keys import SUPPORTED_ALGS
+from ..core.discovery import fetch_metadata
+from ..core.errors import ConfigError, KitError, SignInError, TLSError, UnreachableError
+from ..core.keys import SUPPORTED_ALGS
 
 SANDBOX = "Sandbox (local, offline)"
 OKTA = "Okta org"
@@ -133,7 +133,7 @@ def server_problems(http: Any, settings: Settings) -> list[FieldProblem]:
     then one sign-in request with the agent's client id, redirect URI and sign-in scopes. Nothing is
     signed in and no token is asked for.
     """
-    from .signin import check_authorize_request, new_authorization_request
+    from ..signin import check_authorize_request, new_authorization_request
 
     found: list[FieldProblem] = []
     try:
@@ -143,7 +143,7 @@ def server_problems(http: Any, settings: Settings) -> list[FieldProblem]:
         hint = " (is the sandbox running? make lab starts it)" if settings.is_sandbox else ""
         return [FieldProblem("OKTA_ORG_URL", f"nothing answered{hint}: {exc}", "warning")]
     except TLSError as exc:
-        # The address may be right: the kernel does not trust its certificate (KIT_CA_BUNDLE, helpers.tls).
+        # The address may be right: the kernel does not trust its certificate (KIT_CA_BUNDLE, core/tls.py).
         return [FieldProblem("OKTA_ORG_URL", str(exc), "warning")]
     except KitError as exc:
         return [FieldProblem("OKTA_ORG_URL", f"not an org's authorization server: {exc}")]
@@ -176,7 +176,7 @@ def server_problems(http: Any, settings: Settings) -> list[FieldProblem]:
                 FieldProblem(
                     "AGENT_SCOPES",
                     f"{' '.join(unlisted)} not among the server's public scopes: fine only if it exists "
-                    "without \"Include in public metadata\"",
+                    'without "Include in public metadata"',
                     "warning",
                 )
             )
@@ -339,7 +339,7 @@ class ConfigForm:
 
     def _http_for_checks(self) -> Any:
         if self._http is None:
-            from .transport import KitHTTP
+            from ..core.transport import KitHTTP
 
             state = self._settings.state_dir or self._settings.home / ".kit"
             self._http = KitHTTP(

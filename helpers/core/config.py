@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from dotenv.main import DotEnv
 
-from .constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
-from .errors import ConfigError
+from ..constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
+from .errors import ConfigError, field_problem
 from .keys import SUPPORTED_ALGS, write_private_file
 
 #: Every variable the kit reads from `.env`, in the order `describe()` and the form show them.
@@ -67,7 +67,7 @@ BROWSER_BASE_URL_VAR = "KIT_BROWSER_BASE_URL"
 #: provably yours), "own" (that strict everywhere), "off" (never start or check one).
 SANDBOX_MODE_VAR = "KIT_SANDBOX"
 SANDBOX_MODES = ("auto", "own", "off")
-#: A PEM file of CA certificates the kit trusts in addition to requests' bundle (helpers.tls): a company
+#: A PEM file of CA certificates the kit trusts in addition to requests' bundle (helpers.core.tls): a company
 #: TLS proxy's CA, or the sandbox's `tls/ca.pem` when it serves HTTPS. Empty: none. TLS is always verified.
 CA_BUNDLE_VAR = "KIT_CA_BUNDLE"
 #: Variables read and saved like the others but kept out of the form and `describe()`.
@@ -344,10 +344,6 @@ class Settings:
         )
 
 
-def _problem(name: str, value: Any, expected: str) -> str:
-    return f'{name} is "{value}", expected {expected}'
-
-
 def _port_of(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
@@ -375,7 +371,7 @@ def resolve_browser_base_url(value: str, environ: Mapping[str, str] | None = Non
     host = environ.get("JUPYTERHUB_HOST", "")
     if host.startswith(("http://", "https://")):
         return (host.rstrip("/") + "/" + prefix.strip("/")).rstrip("/")
-    problem = _problem(
+    problem = field_problem(
         BROWSER_BASE_URL_VAR,
         value,
         "a hub that sets JUPYTERHUB_PUBLIC_URL (c.JupyterHub.public_url), or the address your browser "
@@ -387,56 +383,66 @@ def resolve_browser_base_url(value: str, environ: Mapping[str, str] | None = Non
 def _url_problems(name: str, value: str, *, allow_path: bool = True, loopback_http: bool = True) -> list[str]:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [_problem(name, value, "an absolute URL starting with https://")]
+        return [field_problem(name, value, "an absolute URL starting with https://")]
     if parts.scheme == "http" and not (loopback_http and is_loopback_host(parts.hostname)):
-        return [_problem(name, value, "https:// (plain http only for a loopback address such as 127.0.0.1)")]
+        return [
+            field_problem(name, value, "https:// (plain http only for a loopback address such as 127.0.0.1)")
+        ]
     if value.endswith("/"):
-        return [_problem(name, value, "no trailing slash")]
+        return [field_problem(name, value, "no trailing slash")]
     if not allow_path and parts.path not in ("",):
-        return [_problem(name, value, f'no path (e.g. "{parts.scheme}://{parts.netloc}")')]
+        return [field_problem(name, value, f'no path (e.g. "{parts.scheme}://{parts.netloc}")')]
     if parts.query or parts.fragment:
-        return [_problem(name, value, "no query string or fragment")]
+        return [field_problem(name, value, "no query string or fragment")]
     return []
 
 
 def _problems(s: Settings) -> list[str]:
     out: list[str] = []
     if not s.org_url:
-        out.append(_problem("OKTA_ORG_URL", "", "the org URL, e.g. https://your-org.okta.com"))
+        out.append(field_problem("OKTA_ORG_URL", "", "the org URL, e.g. https://your-org.okta.com"))
     else:
         out += _url_problems("OKTA_ORG_URL", s.org_url, allow_path=False)
     if not re.fullmatch(r"[A-Za-z0-9_-]+", s.auth_server_id or ""):
         out.append(
-            _problem("OKTA_AUTH_SERVER_ID", s.auth_server_id, 'an authorization server id such as "default"')
+            field_problem(
+                "OKTA_AUTH_SERVER_ID", s.auth_server_id, 'an authorization server id such as "default"'
+            )
         )
     if not s.agent_client_id or re.search(r"\s", s.agent_client_id):
-        out.append(_problem("AGENT_CLIENT_ID", s.agent_client_id, "the agent's client_id (no spaces)"))
+        out.append(field_problem("AGENT_CLIENT_ID", s.agent_client_id, "the agent's client_id (no spaces)"))
     if s.agent_key_alg not in SUPPORTED_ALGS:
-        out.append(_problem("AGENT_KEY_ALG", s.agent_key_alg, f"one of {', '.join(SUPPORTED_ALGS)}"))
+        out.append(field_problem("AGENT_KEY_ALG", s.agent_key_alg, f"one of {', '.join(SUPPORTED_ALGS)}"))
     if s.agent_key_id is not None and re.search(r"\s", s.agent_key_id):
-        out.append(_problem("AGENT_KEY_ID", s.agent_key_id, "a key id with no spaces, or empty"))
+        out.append(field_problem("AGENT_KEY_ID", s.agent_key_id, "a key id with no spaces, or empty"))
     if not s.redirect_uri:
-        out.append(_problem("REDIRECT_URI", "", "a registered sign-in redirect URI"))
+        out.append(field_problem("REDIRECT_URI", "", "a registered sign-in redirect URI"))
     else:
         parts = urlsplit(s.redirect_uri)
         if parts.fragment:
-            out.append(_problem("REDIRECT_URI", s.redirect_uri, "no fragment (RFC 6749 §3.1.2)"))
+            out.append(field_problem("REDIRECT_URI", s.redirect_uri, "no fragment (RFC 6749 §3.1.2)"))
         elif parts.scheme not in ("http", "https") or not parts.hostname:
-            out.append(_problem("REDIRECT_URI", s.redirect_uri, "an absolute http(s) URL"))
+            out.append(field_problem("REDIRECT_URI", s.redirect_uri, "an absolute http(s) URL"))
         elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            out.append(_problem("REDIRECT_URI", s.redirect_uri, "https://, or http:// on a loopback address"))
+            out.append(
+                field_problem("REDIRECT_URI", s.redirect_uri, "https://, or http:// on a loopback address")
+            )
     if "openid" not in s.signin_scopes:
         out.append(
-            _problem("SIGNIN_SCOPES", s.signin_scope, 'a list that includes "openid" (OIDC Core §3.1.2.1)')
+            field_problem(
+                "SIGNIN_SCOPES", s.signin_scope, 'a list that includes "openid" (OIDC Core §3.1.2.1)'
+            )
         )
     if not s.agent_scopes:
         out.append(
-            _problem("AGENT_SCOPES", "", "at least one scope of the target server (step 2 asks for them)")
+            field_problem(
+                "AGENT_SCOPES", "", "at least one scope of the target server (step 2 asks for them)"
+            )
         )
     oidc = sorted(set(s.agent_scopes) & set(OIDC_SCOPES))
     if oidc:
         out.append(
-            _problem(
+            field_problem(
                 "AGENT_SCOPES",
                 s.agent_scope,
                 f"custom scopes only, without {' '.join(oidc)} (Okta: openid_not_allowed_token_exchange)",
@@ -445,22 +451,26 @@ def _problems(s: Settings) -> list[str]:
     if s.audience_setting:
         out += _url_problems("AUDIENCE", s.audience_setting)
     if s.resource and not urlsplit(s.resource).scheme:
-        out.append(_problem("RESOURCE", s.resource, "an absolute URI (RFC 8707 §2), or empty"))
+        out.append(field_problem("RESOURCE", s.resource, "an absolute URI (RFC 8707 §2), or empty"))
     if s.subject_token_type not in SUBJECT_TOKEN_TYPES:
         out.append(
-            _problem("SUBJECT_TOKEN_TYPE", s.subject_token_type, f"one of {', '.join(SUBJECT_TOKEN_TYPES)}")
+            field_problem(
+                "SUBJECT_TOKEN_TYPE", s.subject_token_type, f"one of {', '.join(SUBJECT_TOKEN_TYPES)}"
+            )
         )
     if not s.api_url:
-        out.append(_problem("API_URL", "", "the URL of the API to call"))
+        out.append(field_problem("API_URL", "", "the URL of the API to call"))
     else:
         out += _url_problems("API_URL", s.api_url)
     if s.browser_base_url:
         out += _url_problems(BROWSER_BASE_URL_VAR, s.browser_base_url)
     if s.sandbox_mode not in SANDBOX_MODES:
-        out.append(_problem(SANDBOX_MODE_VAR, s.sandbox_mode, f"one of {', '.join(SANDBOX_MODES)}"))
+        out.append(field_problem(SANDBOX_MODE_VAR, s.sandbox_mode, f"one of {', '.join(SANDBOX_MODES)}"))
     if s.ca_bundle is not None and not s.ca_bundle.is_file():
         out.append(
-            _problem(CA_BUNDLE_VAR, s.ca_bundle, "a PEM file of CA certificates, or empty (no such file)")
+            field_problem(
+                CA_BUNDLE_VAR, s.ca_bundle, "a PEM file of CA certificates, or empty (no such file)"
+            )
         )
     return out
 
@@ -472,7 +482,7 @@ def _boolean(name: str, value: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ConfigError(
-        _problem(name, value, "true or false"), problems=[_problem(name, value, "true or false")]
+        field_problem(name, value, "true or false"), problems=[field_problem(name, value, "true or false")]
     )
 
 
@@ -481,7 +491,7 @@ def _whole_seconds(name: str, value: str, default: int) -> int:
         return default
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    problem = _problem(name, value, f"a whole number of seconds, 1 or more (default {default})")
+    problem = field_problem(name, value, f"a whole number of seconds, 1 or more (default {default})")
     raise ConfigError(problem, problems=[problem])
 
 

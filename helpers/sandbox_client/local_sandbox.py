@@ -40,9 +40,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .config import API_TOKEN_VAR, Settings, is_loopback_host, save_settings
-from .errors import LocalSandboxError
-from .keys import ensure_agent_key
+from ..core.config import API_TOKEN_VAR, Settings, is_loopback_host, save_settings
+from ..core.errors import LocalSandboxError
+from ..core.keys import ensure_agent_key
 
 #: The person's sandbox data folder, under the kit home (signing keys, API token, pid and log files).
 DATA_DIR_NAME = ".sandbox"

@@ -23,11 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from .constants import GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG
-from .errors import TokenValidationError
-from .formatting import iso_time, relative_time, span
-from .formatting import now as current_time
-from .jwts import decode_unverified
+from ..constants import GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG
+from ..core.errors import TokenValidationError
+from ..core.formatting import iso_time, relative_time, span
+from ..core.formatting import now as current_time
+from ..core.jwts import decode_unverified
 
 #: The notebooks whose request logs make up the flow, in order.
 FLOW_PHASES = (

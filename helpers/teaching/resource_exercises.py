@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .constants import ID_JAG_JWT_TYP
+from ..constants import ID_JAG_JWT_TYP
+from ..resource_server import Refusal
 from .exercises import Feedback, _guarded
-from .resource_server import Refusal
 
 #: Another resource authorization server's issuer, for the cases that must be refused.
 OTHER_ISSUER = "https://other-ras.example"

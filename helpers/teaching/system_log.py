@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .config import API_TOKEN_VAR, Settings
-from .errors import KitError, ResponseError
-from .formatting import html_table, iso_time, stable_json
-from .transport import Exchange, KitHTTP, redact_url
+from ..core.config import API_TOKEN_VAR, Settings
+from ..core.errors import KitError, ResponseError
+from ..core.formatting import html_table, iso_time, stable_json
+from ..core.transport import Exchange, KitHTTP, redact_url
 
 REQUEST_ID_HEADER = "X-Okta-Request-Id"
 LOGS_PATH = "/api/v1/logs"

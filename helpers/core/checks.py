@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .constants import ASYMMETRIC_ALGORITHMS
+from ..constants import ASYMMETRIC_ALGORITHMS
 from .errors import TokenValidationError
 from .formatting import html_table, plain_value
 

@@ -1,0 +1,1 @@
+"""The plumbing every step shares: settings, keys, client assertions, HTTP, OAuth, JWTs, checks."""
