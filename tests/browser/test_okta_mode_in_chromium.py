@@ -232,7 +232,7 @@ def test_okta_mode_from_the_form_through_the_org_sign_in_page_to_the_api(kit, no
     # KNOWN LIMITATION of helpers/forms.py (sandbox_values_against_okta): in Okta mode it refuses every API
     # URL on a loopback host, and every one ending in /todo-api/todos, as "the sandbox's demo API"; so
     # the stand-in's API (and your own API on 127.0.0.1 against a real org) cannot be saved by the form,
-    # and the form saves nothing. When forms.py accepts it, expect "Saved 4 changed setting(s). 1
+    # and the form saves nothing. When forms.py accepts it, expect "Saved 3 changed setting(s). 1
     # warning(s) marked below: AGENT_SCOPES." here and drop the `.env` step below.
     expect(
         form.get_by_text(
