@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
@@ -111,9 +112,13 @@ def sandbox_values_against_okta(values: dict[str, str]) -> list[FieldProblem]:
                 "AGENT_CLIENT_ID", "the sandbox's agent: your AI agent's client id (Directory > AI Agents)"
             )
         )
-    api = values.get("API_URL", "")
-    host = api.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0] if "//" in api else ""
-    if api == DEFAULTS["API_URL"] or api.endswith("/todo-api/todos") or (host and is_loopback_host(host)):
+    # The sandbox's demo API as a sandbox serves it: plain http on loopback, under /todo-api/. An API of
+    # your own on this machine (https://127.0.0.1:…, or another path) is fine: notebook 08 builds one.
+    api = urlsplit(values.get("API_URL", ""))
+    served_by_a_sandbox = (
+        api.scheme == "http" and is_loopback_host(api.hostname) and api.path.startswith("/todo-api/")
+    )
+    if values.get("API_URL") == DEFAULTS["API_URL"] or served_by_a_sandbox:
         found.append(FieldProblem("API_URL", "the sandbox's demo API: use your own API's URL"))
     if values.get("AGENT_SCOPES") == DEFAULTS["AGENT_SCOPES"]:
         found.append(
@@ -380,6 +385,7 @@ class ConfigForm:
         """ "Use existing configuration": load the settings from the environment and env file again."""
         self._settings = load_settings(self._settings.env_file)
         self._fill(self._settings)
+        self.clear_marks()  # the marks were about the values just replaced
         say(self.status, "Loaded the existing configuration.")
         return self._settings
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from lab_driver import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     BrowserKit,
     JupyterLab,
     NotebookPage,
+    chromium_browser,
     save_screenshot,
     start_browser_kit,
 )
@@ -28,20 +27,8 @@ VIEWPORT = {"width": 1400, "height": 1000}
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
     """Debian's Chromium, headless, driven by Playwright (which downloads nothing)."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)  # 2 shared cores: a widget may take a few seconds to update
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-            )
-            try:
-                yield browser
-            finally:
-                browser.close()
-    finally:
-        expect.set_options(timeout=5_000)  # Playwright's default, for other suites in the session
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,11 @@ project root (its own `.env`, key pair, state folder and a copy of `notebooks/`)
 thread on an ephemeral port, and JupyterLab runs from `.venv` on an ephemeral port with a token, with
 its configuration, data, runtime, settings and workspace folders under the same temporary folder.
 Chromium is Debian's (`/usr/bin/chromium`); Playwright never downloads a browser here.
+
+Okta mode (`start_browser_kit(home, tls=True)`): the sandbox serves HTTPS from its local test CA and plays
+an Okta org with an agent, a user and scopes of its own; Chromium trusts that CA the way a person's
+browser does, through the NSS certificate database of the HOME it runs with (`trusting_browser_home`),
+never by a flag that skips verification; the kernel trusts it through `KIT_CA_BUNDLE` in the kit's `.env`.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from helpers.core.config import ENV_VARS
 
@@ -49,6 +56,23 @@ NO_CHROMIUM = (
 )
 AGENT_CLIENT_ID = "wlpSandboxAgent00001"
 ALICE = ("alice@example.com", "Wonderland-2026!")
+
+#: NSS's certificate tool (Debian: libnss3-tools): it puts the sandbox's CA in the browser's own store.
+CERTUTIL = shutil.which("certutil")
+NO_CERTUTIL = (
+    "the Okta-mode browser tests make Chromium trust the HTTPS sandbox's test CA through its NSS "
+    "certificate database, with certutil, which is not installed: run `sudo apt-get install libnss3-tools` "
+    "(CI's .ci/run installs it)"
+)
+#: The HTTPS stand-in's own agent, user and API, none of them the sandbox's defaults: a run that still
+#: used the sandbox's agent or user would fail (the sandbox's agent has no redirect URI of this kit).
+STAND_IN_AGENT = "wlpHttpsStandIn00001"
+CAROL = ("carol@stand-in.example", "Stand-In-Org-2026!")
+#: The CA's nickname in the browser's certificate database.
+CA_NICKNAME = "kit-test-ca"
+#: Every variable by which a Python HTTP client is told which CAs to trust: JupyterLab's kernels get none
+#: in Okta mode, so that they trust the sandbox's CA through KIT_CA_BUNDLE only.
+TRUST_VARS = ("KIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 #: How long JupyterLab may take to answer, and a cell or Run All to finish (generous: 2 shared cores).
 LAB_START_TIMEOUT = 90
@@ -97,11 +121,15 @@ def env_value(env_file: Path, name: str) -> str | None:
 
 @dataclass
 class BrowserKit:
-    """A kit home for one test module: `.env`, keys, state, a copy of the notebooks, its own sandbox."""
+    """A kit home for one test module: `.env`, keys, state, a copy of the notebooks, its own sandbox.
+
+    With `tls`, the sandbox serves HTTPS and plays an Okta org (`STAND_IN_AGENT`, `CAROL`).
+    """
 
     home: Path
     sandbox: Any
     redirect_uri: str
+    tls: bool = False
     env_file: Path = field(init=False)
     notebooks: Path = field(init=False)
     state_dir: Path = field(init=False)
@@ -117,6 +145,16 @@ class BrowserKit:
         return self.sandbox.url
 
     @property
+    def agent_client_id(self) -> str:
+        """The agent this kit's sandbox signs users in for: the sandbox's, or the stand-in's own."""
+        return STAND_IN_AGENT if self.tls else AGENT_CLIENT_ID
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The sandbox's CA certificate (PEM) when it serves HTTPS; None over plain HTTP."""
+        return self.sandbox.ca_file
+
+    @property
     def redirect_port(self) -> int:
         """The port of REDIRECT_URI: where the notebook's loopback listener waits."""
         return int(self.redirect_uri.rsplit(":", 1)[1].split("/", 1)[0])
@@ -124,10 +162,13 @@ class BrowserKit:
     def environ(self) -> dict[str, str]:
         """The environment for JupyterLab and its kernels: the person's, minus every kit setting, plus
         the variables that point the kit at this home (the kit's values are in this home's `.env`)."""
+        dropped = TRUST_VARS if self.tls else ()
         base = {
             name: value
             for name, value in os.environ.items()
-            if name not in ENV_VARS and not name.startswith(("KIT_", "OKTA_", "JUPYTER", "JPY_"))
+            if name not in ENV_VARS
+            and name not in dropped
+            and not name.startswith(("KIT_", "OKTA_", "JUPYTER", "JPY_"))
         }
         return {
             **base,
@@ -148,11 +189,72 @@ class BrowserKit:
         (self.state_dir / "session.json").unlink(missing_ok=True)
 
 
-def start_browser_kit(home: Path, *, clone: bool = False) -> BrowserKit:
+def stand_in_overrides(redirect_uri: str) -> dict[str, Any]:
+    """The HTTPS stand-in's configuration, merged onto the sandbox's: an agent, a user, their policies.
+
+    What an admin sets up in an Okta org for the kit (README, "Against your Okta org"): the AI agent
+    with the kit's public JWKS and the kit's redirect URI, a rule of the custom server `default` that
+    lets it redeem ID-JAGs, and a resource connection from the agent to that server, with its scopes.
+    """
+    jwt_bearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    scopes = ["todo.read", "todo.write"]
+    user, password = CAROL
+    return {
+        "users": {
+            user: {
+                "id": "00uCar01StandIn00003",
+                "password": password,
+                "name": "Carol Stand-In",
+                "given_name": "Carol",
+                "family_name": "Stand-In",
+                "email": user,
+            }
+        },
+        "clients": {
+            STAND_IN_AGENT: {
+                "name": "AI agent of the HTTPS stand-in",
+                "token_endpoint_auth_methods": ["private_key_jwt"],
+                "jwks_file": ".keys/agent.jwks.json",
+                "redirect_uris": [redirect_uri],
+                "grant_types": [
+                    "authorization_code",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                    jwt_bearer,
+                ],
+            }
+        },
+        "authorization_servers": {
+            "default": {
+                "policies": {
+                    "stand-in-agent-jwt-bearer": {
+                        "clients": [STAND_IN_AGENT],
+                        "grant_types": [jwt_bearer],
+                        "scopes": scopes,
+                    }
+                }
+            }
+        },
+        "resource_connections": {
+            "stand-in-agent-todo": {
+                "client_id": STAND_IN_AGENT,
+                "authorization_server": "default",
+                "scopes": scopes,
+            }
+        },
+    }
+
+
+def start_browser_kit(home: Path, *, clone: bool = False, tls: bool = False) -> BrowserKit:
     """Create a kit home under `home` and start its sandbox (redirect URI on a free loopback port).
 
     With `clone`, `home` is a git clone of the repository (its notebooks and `.env.example` are there):
     what a learner has after `git clone`.
+
+    With `tls`, the sandbox serves HTTPS (`https://127.0.0.1:<port>`) as the Okta org's stand-in
+    (`stand_in_overrides`), and `.env` is `.env.example` as a learner has it before choosing "Okta org",
+    plus what a person adds for an org behind a CA of its own: `KIT_CA_BUNDLE` (the sandbox's
+    `tls/ca.pem`, relative to the kit's folder) and the org's API token for the System Log. Also
+    `KIT_SANDBOX=off`: nothing may start a local sandbox (Okta mode never does; this makes sure).
     """
     from helpers.core.keys import ensure_agent_key
     from sandbox.testing import start_sandbox
@@ -165,26 +267,100 @@ def start_browser_kit(home: Path, *, clone: bool = False) -> BrowserKit:
         shutil.copyfile(ROOT / ".env.example", home / ".env.example")
     ensure_agent_key(home / ".keys" / "agent.pem", home / ".keys" / "agent.jwks.json")
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
-    sandbox = start_sandbox(
-        data_dir=home / ".sandbox",
-        base_dir=home,
+    if tls:
+        overrides = stand_in_overrides(redirect_uri)
+    else:
         # Every client that signs users in comes back to this kit's listener (06's apps too).
-        overrides={
+        overrides = {
             "clients": {
                 client: {"redirect_uris": [redirect_uri]}
                 for client in (AGENT_CLIENT_ID, "0oaOriginWebApp00001", "0oaPublicSpa00000001")
             }
-        },
-    )
-    kit = BrowserKit(home=home, sandbox=sandbox, redirect_uri=redirect_uri)
-    values = {"OKTA_ORG_URL": sandbox.url, "REDIRECT_URI": redirect_uri, "KIT_HEADLESS": "false"}
-    api_token = getattr(sandbox, "api_token", None)
-    if api_token:  # as `make lab` writes it: the notebooks show the sandbox's System Log events
-        values["OKTA_API_TOKEN"] = api_token
+        }
+    sandbox = start_sandbox(data_dir=home / ".sandbox", base_dir=home, overrides=overrides, tls=tls)
+    kit = BrowserKit(home=home, sandbox=sandbox, redirect_uri=redirect_uri, tls=tls)
+    if tls:
+        values = {
+            "REDIRECT_URI": redirect_uri,
+            "KIT_HEADLESS": "false",
+            "KIT_CA_BUNDLE": str(sandbox.ca_file.relative_to(home)),
+            "OKTA_API_TOKEN": sandbox.api_token,
+            "KIT_SANDBOX": "off",
+        }
+    else:
+        values = {"OKTA_ORG_URL": sandbox.url, "REDIRECT_URI": redirect_uri, "KIT_HEADLESS": "false"}
+        api_token = getattr(sandbox, "api_token", None)
+        if api_token:  # as `make lab` writes it: the notebooks show the sandbox's System Log events
+            values["OKTA_API_TOKEN"] = api_token
     example = (home / ".env.example").read_text(encoding="utf-8")
     kit.env_file.write_text(set_env_lines(example, values), encoding="utf-8")
     kit.env_file.chmod(0o600)
     return kit
+
+
+# --- Chromium, and the certificates it trusts ------------------------------------------------------------
+def trusting_browser_home(folder: Path, ca_file: Path) -> Path:
+    """Make `folder` a HOME whose NSS certificate database (`.pki/nssdb`) trusts `ca_file` to identify
+    web sites, as `certutil` does for a person (Chromium's docs/linux/cert_management.md); return it.
+
+    Chromium on Linux reads that database for the HOME it runs with: nothing else is needed, and
+    certificate verification stays as it is.
+    """
+    if CERTUTIL is None:
+        raise RuntimeError(NO_CERTUTIL)
+    database = folder / ".pki" / "nssdb"
+    database.mkdir(parents=True, exist_ok=True)
+    for command in (
+        ["-N", "--empty-password"],
+        ["-A", "-t", "C,,", "-n", CA_NICKNAME, "-i", str(ca_file)],
+    ):
+        subprocess.run(  # noqa: S603 (certutil with fixed arguments)
+            [CERTUTIL, "-d", f"sql:{database}", *command], check=True, capture_output=True, timeout=60
+        )
+    return folder
+
+
+def trusted_authorities(home: Path) -> list[str]:
+    """The nicknames of the certificates in `home`'s NSS database that are trusted for web sites (`C`)."""
+    assert CERTUTIL is not None
+    listed = subprocess.run(  # noqa: S603 (certutil with fixed arguments)
+        [CERTUTIL, "-d", f"sql:{home / '.pki' / 'nssdb'}", "-L"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    # Under a two-line header ("Certificate Nickname … Trust Attributes", "SSL,S/MIME,JAR/XPI"), one line
+    # per certificate: its nickname, then its trust flags for SSL, S/MIME and code signing ("C,,").
+    rows = listed.split("SSL,S/MIME,JAR/XPI", 1)[1].splitlines()
+    found = []
+    for line in rows:
+        name, _, trust = line.strip().rpartition(" ")
+        if name.strip() and "C" in trust.split(",")[0]:
+            found.append(name.strip())
+    return found
+
+
+@contextmanager
+def chromium_browser(home: Path | None = None) -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (which downloads nothing); closed at the end.
+
+    `home`: the HOME Chromium runs with (its NSS certificate database: `trusting_browser_home`);
+    default the person's.
+    """
+    environ = {**os.environ, "HOME": str(home)} if home is not None else None
+    expect.set_options(timeout=15_000)  # 2 shared cores: a widget may take a few seconds to update
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS, env=environ
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for other suites in the session
 
 
 class JupyterLab:

@@ -22,7 +22,7 @@ from helpers.core.transport import KitHTTP
 from helpers.kit import Kit
 from helpers.signin import check_authorize_request, new_authorization_request
 from helpers.teaching.browser_signin import SignIn
-from helpers.teaching.forms import ConfigForm
+from helpers.teaching.forms import ConfigForm, sandbox_values_against_okta
 from helpers.teaching.notebook_errors import short_report
 from helpers.token_exchange import token_exchange_form
 from sandbox.testing import RunningSandbox, running_sandbox
@@ -198,3 +198,31 @@ def test_an_oauth_error_of_the_token_exchange_names_the_setting_to_change(env, m
         "change it in the form of 00_configure (then Save), or .env."
     ]
     assert caught.value.__notes__[0] in short_report(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "expected"),
+    [
+        ("http://127.0.0.1:8400/todo-api/todos", [("API_URL", "error")]),  # the sandbox's default
+        ("http://localhost:9999/todo-api/todos", [("API_URL", "error")]),  # another sandbox's demo API
+        ("http://127.0.0.1:8400/todo-api/todos/7", [("API_URL", "error")]),
+        ("https://127.0.0.1:8443/todo-api/todos", []),  # an HTTPS stand-in's API, or yours
+        ("http://127.0.0.1:8000/api/orders", []),  # your own API on this machine (notebook 08)
+        ("https://api.example.com/todo-api/todos", []),
+        ("https://api.example.com/orders", []),
+    ],
+)
+def test_in_okta_mode_only_the_sandboxs_demo_api_as_a_sandbox_serves_it_is_refused(api_url, expected):
+    values = {"AGENT_CLIENT_ID": "wlpMyAgent0000000001", "API_URL": api_url, "AGENT_SCOPES": "orders.read"}
+    found = [(p.name, p.level) for p in sandbox_values_against_okta(values)]
+    assert found == expected
+
+
+def test_in_okta_mode_the_sandboxs_agent_is_refused_and_its_scope_is_a_warning():
+    values = {
+        "AGENT_CLIENT_ID": "wlpSandboxAgent00001",
+        "API_URL": "https://api.example.com/orders",
+        "AGENT_SCOPES": "todo.read",
+    }
+    found = [(p.name, p.level) for p in sandbox_values_against_okta(values)]
+    assert found == [("AGENT_CLIENT_ID", "error"), ("AGENT_SCOPES", "warning")]
