@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from .config import is_loopback_host
+from .config import CA_BUNDLE_VAR, is_loopback_host
 from .errors import InsecureTransportError, UnreachableError
 from .formatting import HIDDEN, duration_ms, html_pre, iso_time, shorten, stable_json
 from .jwts import looks_like_jwt
@@ -207,6 +207,8 @@ class Exchange:
     elapsed: float
     started_at: float
     redact: bool = True
+    #: The CA file a replay must trust for this https URL (KIT_CA_BUNDLE), "" for the system's CAs.
+    ca_file: str = ""
     _json: Any = field(default=None, repr=False)
 
     @classmethod
@@ -343,6 +345,9 @@ class CurlCommand:
         )
         shown.append(f"{head} {shell_quote(redact_url(exchange.url, redact=redact))}")
         replay.append(f"{head} {_replay_url(exchange.url, needed, exchange)}")
+        if exchange.ca_file:  # curl trusts only this CA then: the sandbox's, or the company proxy's
+            shown.append(f"--cacert {shell_quote(exchange.ca_file)}")
+            replay.append(f"--cacert {shell_quote(exchange.ca_file)}")
         for name, value in sorted(exchange.request_headers.items()):
             lowered = name.lower()
             if lowered in _CURL_SKIPPED_HEADERS or (lowered == "accept" and value == "*/*"):
@@ -559,6 +564,9 @@ class KitHTTP(requests.Session):
         exchange = Exchange.from_response(
             response, phase=self.phase, label=getattr(self._label, "value", ""), redact=self.redact
         )
+        extra = dict(self.trust.extra)
+        if CA_BUNDLE_VAR in extra and exchange.url.startswith("https://"):
+            exchange.ca_file = str(extra[CA_BUNDLE_VAR])
         response.exchange = exchange  # type: ignore[attr-defined]
         self.record_exchange(exchange)
         return response

@@ -381,3 +381,52 @@ def test_a_throwaway_kit_over_https_points_the_kit_at_its_ca(
         assert (kit.settings.is_sandbox, kit.org_metadata()["issuer"]) == (False, kit_sandbox.url)
     finally:
         stop_throwaway_kit(kit_sandbox)
+
+
+def test_the_curl_view_of_an_https_request_trusts_kit_ca_bundle_and_replays_with_curl(
+    okta_home: Path, tls_sb: RunningSandbox
+) -> None:
+    import shlex
+    import shutil
+    import subprocess
+
+    from helpers.core.transport import CurlCommand
+
+    with (okta_home / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"KIT_CA_BUNDLE={tls_sb.ca_file}\n")
+    kit = Kit.open("okta_mode")
+    kit.org_metadata()
+    curl = CurlCommand.from_exchange(kit.http.last)
+    flag = f"--cacert '{tls_sb.ca_file}'"
+    assert flag in curl.display and flag in curl.replayable
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed: the command was checked, not run")
+    argv = shlex.split(curl.replayable.replace("\\\n", " "))
+    ran = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0, ran.stderr
+    assert f'"issuer":"{tls_sb.url}"' in ran.stdout.replace(" ", "")
+    without = subprocess.run(
+        [a for a in argv if a not in ("--cacert", str(tls_sb.ca_file))], capture_output=True
+    )
+    assert without.returncode == 60  # curl: "SSL certificate problem: unable to get local issuer certificate"
+
+
+def test_a_plain_http_request_has_no_cacert_in_its_curl_view() -> None:
+    from helpers.core.transport import CurlCommand, Exchange
+
+    exchange = Exchange(
+        "t",
+        "l",
+        "GET",
+        "http://127.0.0.1:8400/.well-known/openid-configuration",
+        {},
+        None,
+        None,
+        200,
+        "OK",
+        {},
+        "{}",
+        0.01,
+        0.0,
+    )
+    assert "--cacert" not in CurlCommand.from_exchange(exchange).display
