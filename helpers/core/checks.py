@@ -82,6 +82,25 @@ class Checklist:
             received, passed = f"{type(exc).__name__}: {exc}", False
         return self.add(name, expected, received, passed, reference)
 
+    def is_jwt(self, name: str, token: Any, reference: str, *, expected: str = "a JWT") -> bool:
+        """Append a row that passes when `token` has a JWT's shape (three base64url parts)."""
+        from .jwts import looks_like_jwt
+
+        shaped = looks_like_jwt(token)
+        return self.add(name, expected, "a JWT" if shaped else (token or "(missing)"), shaped, reference)
+
+    def absent(self, container: Any, key: str, reference: str, *, required: bool = True) -> bool:
+        """Append the `"key"` row: passes when `key` is not in `container` (`required=False`: SHOULD NOT)."""
+        missing = key not in container
+        shown = "absent" if missing else "present"
+        return self.add(f'"{key}"', "absent", shown, missing, reference, required=required)
+
+    def no_store(self, headers: Any, reference: str) -> bool:
+        """Append the "Cache-Control" row: a token response is not cached (`no-store`, RFC 6749 §5.1)."""
+        lowered = {str(k).lower(): str(v) for k, v in dict(headers or {}).items()}
+        cache = lowered.get("cache-control", "(absent)")
+        return self.add("Cache-Control", "no-store", cache, "no-store" in cache.lower(), reference)
+
     def decode(self, token: Any, *, what: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Decode a JWT without verifying it; if it is not one, add a failed "format" row and return None."""
         from .jwts import decode_unverified

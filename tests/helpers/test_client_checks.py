@@ -304,3 +304,36 @@ def test_an_access_token_signed_by_the_org_key_fails_against_the_custom_keys(org
         token, jwks=rsa_key.jwks, issuer=CUSTOM, client_id=CLIENT_ID, id_jag_claims=id_jag_claims(), now=NOW
     )
     assert failed_names(checks) == "signature"
+
+
+@pytest.mark.parametrize(
+    ("headers", "received", "passed"),
+    [
+        ({"Cache-Control": "no-store"}, "no-store", True),
+        ({"cache-control": "no-cache, no-store"}, "no-cache, no-store", True),
+        ({"Cache-Control": "max-age=60"}, "max-age=60", False),
+        ({}, "(absent)", False),
+    ],
+)
+def test_the_no_store_row_reads_cache_control_in_any_case(headers, received, passed):
+    checks = Checklist("t")
+    assert checks.no_store(headers, "RFC 6749 §5.1") is passed
+    assert (checks["Cache-Control"].received, checks["Cache-Control"].result) == (
+        received,
+        "pass" if passed else "FAIL",
+    )
+
+
+def test_an_absent_row_for_a_should_not_is_a_warning_and_a_jwt_row_names_what_came():
+    checks = Checklist("t")
+    assert (
+        checks.absent({"refresh_token": "r"}, "refresh_token", "ID-JAG -04 §4.4.3", required=False) is False
+    )
+    assert checks.is_jwt('"access_token"', "opaque-token", "RFC 6749 §5.1") is False
+    assert checks.is_jwt('"id_token"', "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "OIDC") is True
+    assert [(c.name, c.received, c.result) for c in checks] == [
+        ('"refresh_token"', "present", "warn"),
+        ('"access_token"', "opaque-token", "FAIL"),
+        ('"id_token"', "a JWT", "pass"),
+    ]
+    assert checks.warnings and len(checks.failed) == 1
