@@ -1,4 +1,4 @@
-"""A conformance battery for resource authorization servers that accept ID-JAGs (the JWT bearer grant).
+"""Step 8 (notebook 08): a conformance battery for resource authorization servers that accept ID-JAGs.
 
 Point it at any token endpoint whose server trusts the sandbox as its identity provider (the
 learner's server of notebook 08, the sandbox's own custom server, a server you run elsewhere on

@@ -1,4 +1,4 @@
-"""The agent calls an MCP server: Enterprise-Managed Authorization from the server's URL alone.
+"""Step 7 (notebook 07): the agent calls an MCP server: Enterprise-Managed Authorization from its URL alone.
 
 - MCP Enterprise-Managed Authorization (modelcontextprotocol/ext-auth, specification/stable/
   enterprise-managed-authorization.mdx; "EMA"): §4 token exchange (`audience` MUST be the resource

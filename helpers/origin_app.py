@@ -1,4 +1,4 @@
-"""The origin application of Okta's machine access: it gets a token for the agent and hands it over.
+"""Step 6 (notebook 06): the origin app of machine access: it gets a token for the agent and hands it over.
 
 Two ways, both exchanged by the agent through a delegation link:
 

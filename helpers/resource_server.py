@@ -1,4 +1,4 @@
-"""A small resource authorization server on loopback: the plumbing around a JWT bearer endpoint.
+"""Step 8 (notebook 08): a resource authorization server on loopback: the plumbing of a JWT bearer endpoint.
 
 Notebook 08 writes the interesting part, the checks of an ID-JAG, cell by cell, and plugs them in
 as `server.jwt_bearer`; this module does the rest, the parts every OAuth server has:

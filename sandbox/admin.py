@@ -1,4 +1,4 @@
-"""The sandbox's admin API: resource connections at run time, and minted ID-JAGs for conformance tests.
+"""Step 8 (notebook 08): the sandbox's admin API: resource connections at run time, minted ID-JAGs for tests.
 
 Both are protected like the System Log API: `Authorization: SSWS <API token>` (the token in
 `<data dir>/api-token`, `python -m sandbox token`); a missing or wrong token is `401` with Okta's

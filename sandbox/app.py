@@ -19,12 +19,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from . import admin, authorize, system_log
+from . import admin, signin, system_log
+from .api import TodoApi
 from .constants import ORG_AUTHORIZE_PATH, ORG_KEYS_PATH, ORG_TOKEN_PATH, ORG_USERINFO_PATH
 from .core import Sandbox
 from .errors import SandboxError, refuse
 from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
-from .resource_api import TodoApi
 from .servers import CustomServer, OrgServer, request_params
 
 log = logging.getLogger("sandbox.app")
@@ -164,15 +164,15 @@ def create_app(sandbox: Sandbox) -> Flask:
 
     @app.get(ORG_AUTHORIZE_PATH)
     def authorize_page() -> Response:
-        return authorize.authorize_get(sandbox, org, request_params())
+        return signin.authorize_get(sandbox, org, request_params())
 
     @app.post(ORG_AUTHORIZE_PATH)
     def authorize_sign_in() -> Response:
         try:
             check_form_post(sandbox)
         except SandboxError as error:
-            return authorize.error_page(sandbox, error)
-        return authorize.authorize_post(sandbox, org, request_params())
+            return signin.error_page(sandbox, error)
+        return signin.authorize_post(sandbox, org, request_params())
 
     @app.post(ORG_TOKEN_PATH)
     def org_token() -> Response:
@@ -197,10 +197,10 @@ def create_app(sandbox: Sandbox) -> Flask:
         return json_response(sandbox.keys.servers[server_id].jwks())
 
     # The same sign-in page and code grant as the org server, for the apps a custom server's policy
-    # allows (Okta's machine access: the origin app signs the user in here; custom_signin.py).
+    # allows (Okta's machine access: the origin app signs the user in here; signin_custom.py).
     @app.get("/oauth2/<server_id>/v1/authorize")
     def custom_authorize_page(server_id: str) -> Response:
-        return authorize.authorize_get(sandbox, custom(server_id), request_params())
+        return signin.authorize_get(sandbox, custom(server_id), request_params())
 
     @app.post("/oauth2/<server_id>/v1/authorize")
     def custom_authorize_sign_in(server_id: str) -> Response:
@@ -208,8 +208,8 @@ def create_app(sandbox: Sandbox) -> Flask:
         try:
             check_form_post(sandbox)
         except SandboxError as error:
-            return authorize.error_page(sandbox, error)
-        return authorize.authorize_post(sandbox, server, request_params())
+            return signin.error_page(sandbox, error)
+        return signin.authorize_post(sandbox, server, request_params())
 
     @app.post("/oauth2/<server_id>/v1/token")
     def custom_token(server_id: str) -> Response:
@@ -284,7 +284,7 @@ def _userinfo(sandbox: Sandbox) -> dict[str, Any]:
     user = sandbox.config.user_by_id(claims.get("uid")) if isinstance(claims.get("uid"), str) else None
     if user is None:
         raise _bearer_challenge(refuse("access_token_invalid"))
-    info = authorize.id_token_user_claims(sandbox, user, " ".join(scopes))
+    info = signin.id_token_user_claims(sandbox, user, " ".join(scopes))
     for name in ("jti", "ver", "idp"):
         info.pop(name, None)
     if "profile" in scopes:

@@ -1,4 +1,4 @@
-"""Machine access at a custom server: the client credentials grant, a service's own access token.
+"""Step 6 (notebook 06): machine access at a custom server: the client credentials grant, a service's token.
 
 - RFC 6749 §4.4 (client credentials grant: confidential clients only, no refresh token)
 - RFC 8707 §2 (the `resource` parameter: the token is for the resource asked for)
@@ -26,9 +26,9 @@ from . import events
 from .access_tokens import TokenSubject, okta_access_token_claims
 from .config import AuthServer
 from .constants import AUTH_METHODS, CLIENT_CREDENTIALS, OIDC_SCOPES
-from .custom_signin import allowed_resources
 from .errors import refuse
 from .models import OAuthClient, SandboxRequest
+from .signin_custom import allowed_resources
 
 if TYPE_CHECKING:
     from .core import Sandbox

@@ -1,4 +1,4 @@
-"""External resource authorization servers: ID-JAGs for an issuer the sandbox does not host.
+"""Step 8 (notebook 08): external resource authorization servers: ID-JAGs for an issuer not hosted here.
 
 - draft-ietf-oauth-identity-assertion-authz-grant-04 §4.3 (`audience` is the issuer of the target
   authorization server), §3.1 (`aud` of the ID-JAG: that issuer), §6 (the IdP keeps, per client and

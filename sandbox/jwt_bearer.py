@@ -1,4 +1,4 @@
-"""Step 3 (notebook 03) at a custom server: the JWT bearer grant redeeming an ID-JAG for an access token.
+"""Step 3 (notebook 03): a custom server's JWT bearer grant, redeeming an ID-JAG for an access token.
 
 - RFC 7523 §2.1 (JWT bearer grant), §3 (checks of the assertion); RFC 7521 §5.2
 - draft-ietf-oauth-identity-assertion-authz-grant-04 §4.4.1 (processing an ID-JAG), §3.1 (its

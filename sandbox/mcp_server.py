@@ -1,4 +1,4 @@
-"""The sandbox's MCP server: the to-do list as MCP tools, a protected resource of the custom server.
+"""Step 7 (notebook 07): the sandbox's MCP server: the to-do list as MCP tools, behind the custom server.
 
 - MCP Enterprise-Managed Authorization (modelcontextprotocol/ext-auth, specification/stable/
   enterprise-managed-authorization.mdx; "EMA"): §5.1 "the issued access token MUST be
@@ -15,7 +15,7 @@ Built on the official MCP Python SDK (`mcp`, pinned in requirements.txt): its `M
 tools over streamable HTTP (stateless, JSON responses), and its `AuthContextMiddleware` hands each
 tool the caller's token (`get_access_token()`). The SDK's own bearer middleware answers every failure
 with one generic 401 or 403; this module puts its own ASGI layer in front instead, so that each
-refusal is the same as the demo API's (resource_api.py): Okta's catalog code, status, `error`,
+refusal is the same as the demo API's (api.py): Okta's catalog code, status, `error`,
 `error_description`, and the RFC 6750 / RFC 9728 challenge. Per-tool scopes are checked there too,
 before the SDK runs: a `tools/call` of `add_todo` needs `todo.write` (403 `insufficient_scope`).
 
@@ -52,9 +52,9 @@ from werkzeug.routing import Rule
 from werkzeug.test import EnvironBuilder
 
 from . import events
+from .api import RemoteJwks, TodoApi
 from .errors import SandboxError, refuse
 from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
-from .resource_api import RemoteJwks, TodoApi
 from .system_log import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:

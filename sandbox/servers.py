@@ -24,14 +24,6 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedGrantTypeError
 from flask import Response
 from flask import request as flask_request
 
-from .authorize import (
-    OrgAuthorizationCodeGrant,
-    SandboxCodeChallenge,
-    SandboxOpenIDCode,
-    check_authorization_request,
-    check_scope,
-    error_redirect,
-)
 from .client_auth import authenticate_client
 from .client_credentials import SandboxClientCredentialsGrant
 from .config import AuthServer
@@ -48,15 +40,23 @@ from .constants import (
     TOKEN_EXCHANGE,
 )
 from .core import Sandbox
-from .custom_signin import (
+from .errors import SandboxError, refuse
+from .jwt_bearer import SandboxIDJAGGrant
+from .models import OAuthClient, SandboxRequest
+from .signin import (
+    OrgAuthorizationCodeGrant,
+    SandboxCodeChallenge,
+    SandboxOpenIDCode,
+    check_authorization_request,
+    check_scope,
+    error_redirect,
+)
+from .signin_custom import (
     CustomAuthorizationCodeGrant,
     CustomOpenIDCode,
     check_custom_authorization_request,
     check_custom_scope,
 )
-from .errors import SandboxError, refuse
-from .jwt_bearer import SandboxIDJAGGrant
-from .models import OAuthClient, SandboxRequest
 from .token_exchange import SUBJECT_TOKEN_HANDLERS, TokenExchangeGrant
 
 log = logging.getLogger("sandbox.servers")
@@ -162,7 +162,7 @@ class OrgServer(SandboxServer):
         return self.sandbox.authorize_url
 
     def check_authorization_request(self, params: dict[str, list[str]], client: OAuthClient) -> None:
-        """The checks of an authorization request that answer by redirect (authorize.py)."""
+        """The checks of an authorization request that answer by redirect (signin.py)."""
         check_authorization_request(params, client)
 
     def transaction_key(self, transaction_id: str) -> str:
@@ -214,7 +214,7 @@ class OrgServer(SandboxServer):
 
 class CustomServer(SandboxServer):
     """A custom authorization server (`{org}/oauth2/{id}`): the JWT bearer grant for ID-JAGs (step 3),
-    and a sign-in (authorization code + PKCE) for apps its policy allows (custom_signin.py)."""
+    and a sign-in (authorization code + PKCE) for apps its policy allows (signin_custom.py)."""
 
     GRANT_TYPES = (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, JWT_BEARER)
 

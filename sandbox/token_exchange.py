@@ -1,4 +1,4 @@
-"""Step 2 (notebook 02) at the org server: RFC 8693 token exchange of a subject token for an ID-JAG.
+"""Step 2 (notebook 02): the org server's RFC 8693 token exchange of a subject token for an ID-JAG.
 
 - RFC 8693 §2.1 (request), §2.2.1 (response: issued_token_type, token_type N_A), §2.2.2 (errors),
   §4.1 (the `act` claim: who acts for the subject, earlier actors nested)

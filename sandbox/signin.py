@@ -1,4 +1,4 @@
-"""Step 1 (notebook 01) at the org server: authorize endpoint, sign-in page, code grant with PKCE.
+"""Step 1 (notebook 01): the org server's authorize endpoint, sign-in page, code grant with PKCE.
 
 - RFC 6749 §4.1 (authorization code grant), §4.1.2.1 (when to redirect an error, when not)
 - RFC 7636 (PKCE): the sandbox requires S256 from every client; `plain` and no challenge are refused
@@ -198,7 +198,7 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     #: The custom server whose codes this grant issues and redeems (None: the org server), and the
-    #: event that records a code issued (a custom server's subclass changes both; custom_signin.py).
+    #: event that records a code issued (a custom server's subclass changes both; signin_custom.py).
     issuing_server_id: str | None = None
     AUTHORIZE_EVENT = events.AUTHORIZE_CODE
 

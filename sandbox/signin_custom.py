@@ -1,4 +1,4 @@
-"""Sign-in at a custom authorization server: its authorize endpoint and code grant (Okta's machine access).
+"""Step 6 (notebook 06): sign-in at a custom authorization server, its authorize endpoint and code grant.
 
 - RFC 6749 §4.1 (authorization code grant); RFC 7636 (PKCE, S256 required as at the org server)
 - OIDC Core §3.1 (an ID token from the custom server when `openid` is granted)
@@ -7,7 +7,7 @@
   custom authorization server and obtains a subject token (access token) that satisfies a delegation
   link for the AI agent"; the token's `aud` is the resource URL configured on the agent.
 
-The same sign-in page, transactions and Authlib grant as the org server (authorize.py); what differs
+The same sign-in page, transactions and Authlib grant as the org server (signin.py); what differs
 here: the scopes (the OIDC ones and the server's own), the server's access policy (a rule giving the
 client the authorization code grant), the `resource` (one of the server's resources, or an agent
 registered on it), and the tokens (issuer `{org}/oauth2/{id}`, signed with the server's key; the
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import events
 from .access_tokens import okta_access_token_claims
-from .authorize import OrgAuthorizationCodeGrant, SandboxOpenIDCode, check_authorization_request
 from .config import AuthServer, PolicyRule, User
 from .constants import AUTHORIZATION_CODE, ORG_SCOPES
 from .errors import refuse
 from .models import AuthCode, OAuthClient, SandboxRequest
+from .signin import OrgAuthorizationCodeGrant, SandboxOpenIDCode, check_authorization_request
 
 if TYPE_CHECKING:
     from .core import Sandbox
