@@ -39,6 +39,7 @@ from .replay import StoreFull, refuse_full
 
 if TYPE_CHECKING:
     from .core import Sandbox
+    from .keys import SigningKey
     from .servers import CustomServer, OrgServer
 
 # RFC 7636 §4.1 (verifier) and §4.2 (challenge): 43 to 128 characters of the unreserved set.
@@ -278,30 +279,60 @@ class OrgAuthorizationCodeGrant(AuthorizationCodeGrant):
     def generate_token(self, user: User | None = None, scope: str | None = None, **_: Any) -> dict[str, Any]:
         """Issue the org access token: Okta's claim layout, signed by the org key."""
         sandbox = self.sandbox
-        lifetime = sandbox.config.lifetimes.org_access_token
-        code: AuthCode = self.request.authorization_code
-        claims = okta_access_token_claims(
+        return issue_access_token(
+            self,
+            user,
+            scope,
             issuer=sandbox.issuer,
             audience=sandbox.issuer,
-            client_id=self.request.client.get_client_id(),
-            subject=user,
-            scope=scope,
-            lifetime=lifetime,
-            auth_time=code.auth_time,
+            key=sandbox.keys.org,
+            lifetime=sandbox.config.lifetimes.org_access_token,
+            event=events.ID_TOKEN_GRANT,
         )
-        events.record_success(
-            events.ID_TOKEN_GRANT,
-            client_id=claims["cid"],
-            user_id=user.id,
-            issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
-            grantedScopes=scope,
-        )
-        return {
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "access_token": sandbox.keys.org.sign(claims),
-            "scope": scope,
-        }
+
+
+def issue_access_token(
+    grant: OrgAuthorizationCodeGrant,
+    user: User,
+    scope: str | None,
+    *,
+    issuer: str,
+    audience: str,
+    key: SigningKey,
+    lifetime: int,
+    event: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """Answer a redeemed code with an access token for `user`, and record the grant in the event log.
+
+    One place for the org server (above) and the custom servers (signin_custom.py), which differ only
+    in the token's issuer, audience, signing key and lifetime, and the event's type and `details`.
+    The claims are Okta's access token layout (access_tokens.py), `auth_time` the sign-in's.
+    """
+    code: AuthCode = grant.request.authorization_code
+    claims = okta_access_token_claims(
+        issuer=issuer,
+        audience=audience,
+        client_id=grant.request.client.get_client_id(),
+        subject=user,
+        scope=scope,
+        lifetime=lifetime,
+        auth_time=code.auth_time,
+    )
+    events.record_success(
+        event,
+        client_id=claims["cid"],
+        user_id=user.id,
+        issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
+        **details,
+        grantedScopes=scope,
+    )
+    return {
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "access_token": key.sign(claims),
+        "scope": scope,
+    }
 
 
 # --- Views ------------------------------------------------------------------------------------

@@ -19,12 +19,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import events
-from .access_tokens import okta_access_token_claims
 from .config import AuthServer, PolicyRule, User
 from .constants import AUTHORIZATION_CODE, ORG_SCOPES
 from .errors import refuse
 from .models import AuthCode, OAuthClient, SandboxRequest
-from .signin import OrgAuthorizationCodeGrant, SandboxOpenIDCode, check_authorization_request
+from .signin import (
+    OrgAuthorizationCodeGrant,
+    SandboxOpenIDCode,
+    check_authorization_request,
+    issue_access_token,
+)
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -144,29 +148,16 @@ class CustomAuthorizationCodeGrant(OrgAuthorizationCodeGrant):
         """Issue the custom server's access token: Okta's layout, `aud` = the resource asked for."""
         sandbox = self.sandbox
         server = self.auth_server
-        lifetime = sandbox.config.lifetimes.access_token
         code: AuthCode = self.request.authorization_code
-        claims = okta_access_token_claims(
+        return issue_access_token(
+            self,
+            user,
+            scope,
             issuer=sandbox.server_issuer(server.id),
             # RFC 8707 §2: the token is for the resource asked for (Okta: the agent's resource URL).
             audience=code.resource or server.audience,
-            client_id=self.request.client.get_client_id(),
-            subject=user,
-            scope=scope,
-            lifetime=lifetime,
-            auth_time=code.auth_time,
-        )
-        events.record_success(
-            events.AS_CODE_GRANT,
-            client_id=claims["cid"],
-            user_id=user.id,
-            issued=events.IssuedToken("access_token", claims["jti"], claims["exp"], claims["aud"], scope),
+            key=sandbox.keys.servers[server.id],
+            lifetime=sandbox.config.lifetimes.access_token,
+            event=events.AS_CODE_GRANT,
             authorizationServer=server.id,
-            grantedScopes=scope,
         )
-        return {
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "access_token": sandbox.keys.servers[server.id].sign(claims),
-            "scope": scope,
-        }
