@@ -4,7 +4,8 @@
 - RFC 8725 §2.1 / §3.1 (alg "none", algorithm confusion), §2.8 / §3.10 (jku, x5u, jwk headers)
 
 Named uniquely (not `conftest`), and reusing `tests/sandbox/sandbox_flows.py` (an independent OAuth
-client over real HTTP) so the two suites drive the sandbox the same way.
+client over real HTTP, importable through tests/conftest.py) so the two suites drive the sandbox the
+same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import hmac
 import json
 import re
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,10 +27,7 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-
-from sandbox_flows import (  # noqa: E402
+from sandbox_flows import (
     AGENT,
     ALICE,
     CLIENT_ASSERTION_TYPE,
@@ -48,11 +45,10 @@ from sandbox_flows import (  # noqa: E402
     server_key,
     sign_in,
     token_exchange,
-    write_jwks,
 )
 
-from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key  # noqa: E402
-from sandbox.errors import lookup  # noqa: E402
+from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key
+from sandbox.errors import lookup
 
 __all__ = [
     "AGENT",
@@ -75,7 +71,6 @@ __all__ = [
     "server_key",
     "sign_in",
     "token_exchange",
-    "write_jwks",
 ]
 
 #: A second AI agent with its own key: "a kid naming another client's key".

@@ -256,12 +256,12 @@ def test_150_idle_connections_do_not_lock_others_out(hsb) -> None:
 
 
 def test_a_burst_of_api_calls_on_a_cold_key_cache_is_answered_at_once(
-    tmp_path_factory: pytest.TempPathFactory, jwks_file, signer
+    tmp_path_factory: pytest.TempPathFactory, agent_jwks, signer
 ) -> None:
     # More API calls at once than the server has worker threads, before the API has its keys: each
     # waits for the one fetch of the custom server's JWKS, which must not need a worker of its own (a
     # soak run saw 5 s stalls and refused tokens here when it went through the socket).
-    overrides = {"clients": {AGENT: {"jwks_file": str(jwks_file)}}}
+    overrides = {"clients": {AGENT: {"jwks_file": str(agent_jwks)}}}
     with running_sandbox(data_dir=tmp_path_factory.mktemp("cold-keys"), overrides=overrides) as sb:
         step1 = code_for_tokens(sb.url, signer, sign_in(sb.url))
         step2 = token_exchange(sb.url, signer, step1.json()["id_token"])

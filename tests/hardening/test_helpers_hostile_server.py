@@ -89,8 +89,8 @@ class FakeOrg:
 
 
 @pytest.fixture(scope="module")
-def fake(agent: AgentKey, stranger: AgentKey) -> Iterator[FakeOrg]:
-    org = FakeOrg(agent, stranger)
+def fake(agent_key: AgentKey, stranger_key: AgentKey) -> Iterator[FakeOrg]:
+    org = FakeOrg(agent_key, stranger_key)
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
@@ -207,11 +207,11 @@ def test_an_id_jag_whose_signature_does_not_verify_fails_only_the_signature_chec
 
 
 def test_an_id_token_and_an_access_token_with_forged_signatures_fail_their_signature_checks(
-    fake: FakeOrg, stranger: AgentKey
+    fake: FakeOrg, stranger_key: AgentKey
 ) -> None:
     jwks = {"keys": [dict(fake.org.public_jwk)]}
     header = {"alg": "RS256", "kid": fake.org.kid}
-    id_token = forge(header, _claims(fake.url, aud=AGENT, nonce="n"), stranger.private_key)
+    id_token = forge(header, _claims(fake.url, aud=AGENT, nonce="n"), stranger_key.private_key)
     id_checks = check_id_token(id_token, jwks=jwks, issuer=fake.url, client_id=AGENT, nonce="n")
     assert [c.name for c in id_checks.failed] == ["signature"]
     access = forge(
@@ -219,7 +219,7 @@ def test_an_id_token_and_an_access_token_with_forged_signatures_fail_their_signa
         _claims(
             fake.url + "/oauth2/default", aud="api://default", cid=AGENT, uid="00uAlice", scp=["todo.read"]
         ),
-        stranger.private_key,
+        stranger_key.private_key,
     )
     at_checks = check_access_token(
         access,

@@ -69,15 +69,15 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctx(hsb, other_sb, signer, agent, second_agent, stranger) -> Iterator[Ctx]:
+def ctx(hsb, other_sb, signer, agent_key, second_agent, stranger_key) -> Iterator[Ctx]:
     with listening_trap() as trap:
         yield Ctx(
             hsb,
             other_sb,
             signer,
-            agent,
+            agent_key,
             second_agent,
-            stranger,
+            stranger_key,
             trap,
             full_flow(hsb.url, signer),
             full_flow(other_sb.url, signer),

@@ -31,9 +31,9 @@ THREADS = 16
 
 
 @pytest.fixture
-def small(jwks_file: Path) -> Iterator[RunningSandbox]:
+def small(agent_jwks: Path) -> Iterator[RunningSandbox]:
     """A sandbox whose replay caches hold CAPACITY jtis each."""
-    overrides = {"clients": {AGENT: {"jwks_file": str(jwks_file)}}, "limits": {"replay_capacity": CAPACITY}}
+    overrides = {"clients": {AGENT: {"jwks_file": str(agent_jwks)}}, "limits": {"replay_capacity": CAPACITY}}
     with running_sandbox(overrides=overrides) as running:
         yield running
         assert running.sandbox.unexpected_errors == 0

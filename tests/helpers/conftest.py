@@ -1,29 +1,17 @@
-"""Fixtures for the helpers' tests: an isolated kit home, and keys made once per session."""
+"""Fixtures for the helpers' tests: keys made once per session, and a local HTTP server.
+
+`kit_home` (an isolated kit folder) comes from tests/conftest.py.
+"""
 
 from __future__ import annotations
 
 import threading
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from client_support import LocalHandler
 
-from helpers.core.config import ENV_VARS, HIDDEN_VARS
 from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key
-
-
-@pytest.fixture
-def kit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point KIT_HOME, KIT_ENV_FILE and KIT_STATE_DIR at a temporary folder; clear the kit's variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in (*ENV_VARS, *HIDDEN_VARS):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KIT_HOME", str(home))
-    monkeypatch.setenv("KIT_ENV_FILE", str(home / ".env"))
-    monkeypatch.setenv("KIT_STATE_DIR", str(home / ".kit"))
-    return home
 
 
 @pytest.fixture(scope="session")

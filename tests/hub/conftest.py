@@ -2,32 +2,16 @@
 
 Teardown runs also on failure: the hub (with its proxy and culler), every process of the two Unix
 users, the users themselves, their homes and the room's folder. A failing test gets the tail of the
-hub's log in its report.
+hub's log in its report. `kit_home` (a kit folder of its own) comes from tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hub_support import RoomUnavailable, TrainingRoom, check_machine, new_room
-
-from helpers.core.config import ENV_VARS, HIDDEN_VARS
-
-
-@pytest.fixture
-def kit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A kit folder of its own (KIT_HOME, KIT_ENV_FILE, KIT_STATE_DIR); no kit variable inherited."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in (*ENV_VARS, *HIDDEN_VARS, "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_PUBLIC_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KIT_HOME", str(home))
-    monkeypatch.setenv("KIT_ENV_FILE", str(home / ".env"))
-    monkeypatch.setenv("KIT_STATE_DIR", str(home / ".kit"))
-    return home
 
 
 @pytest.fixture(scope="module")

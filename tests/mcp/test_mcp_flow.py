@@ -16,13 +16,13 @@ from sandbox_flows import BOB, Signer, code_for_tokens, decode_unverified, jwt_b
 
 
 def test_the_id_jag_names_the_mcp_server_and_the_access_token_is_for_it_alone(
-    msb: McpSandbox, mcp_signer: Signer
+    msb: McpSandbox, signer: Signer
 ) -> None:
-    id_jag = msb.id_jag(mcp_signer)
+    id_jag = msb.id_jag(signer)
     header, claims = decode_unverified(id_jag)
     assert header["typ"] == "oauth-id-jag+jwt"
     assert (claims["aud"], claims["resource"]) == (msb.issuer, msb.mcp_url)  # EMA §4, §4.3
-    redeemed = jwt_bearer(msb.url, mcp_signer, id_jag, resource=msb.mcp_url)
+    redeemed = jwt_bearer(msb.url, signer, id_jag, resource=msb.mcp_url)
     assert redeemed.status_code == 200, redeemed.text
     assert "refresh_token" not in redeemed.json()
     access = decode_unverified(redeemed.json()["access_token"])[1]
@@ -31,17 +31,17 @@ def test_the_id_jag_names_the_mcp_server_and_the_access_token_is_for_it_alone(
 
 
 def test_without_the_resource_parameter_the_token_still_follows_the_id_jags_resource(
-    msb: McpSandbox, mcp_signer: Signer
+    msb: McpSandbox, signer: Signer
 ) -> None:
     # EMA §5.1: audience-restricted to the MCP server "identified by the resource claim in the ID-JAG".
-    redeemed = jwt_bearer(msb.url, mcp_signer, msb.id_jag(mcp_signer))
+    redeemed = jwt_bearer(msb.url, signer, msb.id_jag(signer))
     assert redeemed.status_code == 200, redeemed.text
     assert decode_unverified(redeemed.json()["access_token"])[1]["aud"] == msb.mcp_url
 
 
-def test_the_access_token_carries_only_scopes_the_id_jag_carried(msb: McpSandbox, mcp_signer: Signer) -> None:
+def test_the_access_token_carries_only_scopes_the_id_jag_carried(msb: McpSandbox, signer: Signer) -> None:
     # EMA §7.2.1: the intersection with the ID-JAG's scopes (Okta: no scope parameter to intersect with).
-    token = msb.mcp_token(mcp_signer, scope="todo.read")
+    token = msb.mcp_token(signer, scope="todo.read")
     assert decode_unverified(token)[1]["scp"] == ["todo.read"]
 
 
@@ -85,7 +85,7 @@ def test_the_access_token_carries_only_scopes_the_id_jag_carried(msb: McpSandbox
 )
 def test_token_exchange_refusals_for_the_mcp_server(
     msb: McpSandbox,
-    mcp_signer: Signer,
+    signer: Signer,
     name: str,
     change,
     status: int,
@@ -94,7 +94,7 @@ def test_token_exchange_refusals_for_the_mcp_server(
     reason: str,
 ) -> None:
     extra = {"resource": msb.mcp_url, **change(msb)}
-    answer = token_exchange(msb.url, mcp_signer, msb.id_token(mcp_signer), **extra)
+    answer = token_exchange(msb.url, signer, msb.id_token(signer), **extra)
     assert answer.status_code == status, answer.text
     assert answer.json() == {"error": error, "error_description": description}
     assert msb.sandbox.events.list()[-1]["outcome"] == {"result": "FAILURE", "reason": reason}
@@ -132,7 +132,7 @@ def test_token_exchange_refusals_for_the_mcp_server(
 )
 def test_jwt_bearer_refusals_for_the_mcp_server(
     msb: McpSandbox,
-    mcp_signer: Signer,
+    signer: Signer,
     name: str,
     send,
     status: int,
@@ -140,35 +140,31 @@ def test_jwt_bearer_refusals_for_the_mcp_server(
     description: str,
     reason: str,
 ) -> None:
-    answer = send(msb, mcp_signer, msb.id_jag(mcp_signer))
+    answer = send(msb, signer, msb.id_jag(signer))
     assert answer.status_code == status, answer.text
     assert answer.json() == {"error": error, "error_description": description}
     assert msb.sandbox.events.list()[-1]["outcome"] == {"result": "FAILURE", "reason": reason}
 
 
 def test_the_mcp_token_is_refused_by_the_rest_api_and_the_rest_token_by_the_mcp_server(
-    msb: McpSandbox, mcp_signer: Signer
+    msb: McpSandbox, signer: Signer
 ) -> None:
-    refused = requests.get(msb.url + "/todo-api/todos", headers=bearer(msb.mcp_token(mcp_signer)), timeout=5)
+    refused = requests.get(msb.url + "/todo-api/todos", headers=bearer(msb.mcp_token(signer)), timeout=5)
     assert refused.status_code == 401
     assert refused.json()["error_description"] == "The access token provided is not intended for Okta."
-    assert (
-        msb.post_mcp(tools_call("list_todos"), headers=bearer(msb.rest_token(mcp_signer))).status_code == 401
-    )
+    assert msb.post_mcp(tools_call("list_todos"), headers=bearer(msb.rest_token(signer))).status_code == 401
 
 
-def test_the_mcp_server_and_the_rest_api_share_each_users_to_do_list(
-    msb: McpSandbox, mcp_signer: Signer
-) -> None:
+def test_the_mcp_server_and_the_rest_api_share_each_users_to_do_list(msb: McpSandbox, signer: Signer) -> None:
     title = "Shared between MCP and REST"
-    added = msb.post_mcp(tools_call("add_todo", {"title": title}), headers=bearer(msb.mcp_token(mcp_signer)))
+    added = msb.post_mcp(tools_call("add_todo", {"title": title}), headers=bearer(msb.mcp_token(signer)))
     assert added.status_code == 200 and added.json()["result"]["structuredContent"]["title"] == title
-    listed = requests.get(msb.url + "/todo-api/todos", headers=bearer(msb.rest_token(mcp_signer)), timeout=5)
+    listed = requests.get(msb.url + "/todo-api/todos", headers=bearer(msb.rest_token(signer)), timeout=5)
     assert title in [item["title"] for item in listed.json()["todos"]]
     # Another user's list stays apart.
     grant = sign_in(msb.url, user=BOB)
-    bobs_id_token = code_for_tokens(msb.url, mcp_signer, grant).json()["id_token"]
-    exchanged = token_exchange(msb.url, mcp_signer, bobs_id_token, scope="todo.read", resource=msb.mcp_url)
-    bobs = jwt_bearer(msb.url, mcp_signer, exchanged.json()["access_token"], resource=msb.mcp_url).json()
+    bobs_id_token = code_for_tokens(msb.url, signer, grant).json()["id_token"]
+    exchanged = token_exchange(msb.url, signer, bobs_id_token, scope="todo.read", resource=msb.mcp_url)
+    bobs = jwt_bearer(msb.url, signer, exchanged.json()["access_token"], resource=msb.mcp_url).json()
     answer = msb.post_mcp(tools_call("list_todos"), headers=bearer(bobs["access_token"]))
     assert answer.json()["result"]["structuredContent"] == {"user": "bob@example.com", "todos": []}

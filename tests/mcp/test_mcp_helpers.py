@@ -27,9 +27,9 @@ def http(tmp_path: Path) -> KitHTTP:
 
 
 def test_a_session_records_the_sdks_json_rpc_in_the_kits_log_with_the_token_redacted(
-    msb: McpSandbox, mcp_signer: Signer, http: KitHTTP
+    msb: McpSandbox, signer: Signer, http: KitHTTP
 ) -> None:
-    token = msb.mcp_token(mcp_signer)
+    token = msb.mcp_token(signer)
     with mcp.McpSession(msb.mcp_url, http=http, token=token) as session:
         opened = session.initialize()
         listed = session.list_tools()
@@ -111,11 +111,9 @@ def test_the_grant_profile_checklist_fails_without_the_profile_or_jwt_bearer(msb
     assert not mcp.check_idp_metadata({"grant_types_supported": []}).ok
 
 
-def test_the_access_token_checklist_fails_for_the_rest_apis_token(
-    msb: McpSandbox, mcp_signer: Signer
-) -> None:
-    id_jag = msb.id_jag(mcp_signer)
-    rest = msb.rest_token(mcp_signer)
+def test_the_access_token_checklist_fails_for_the_rest_apis_token(msb: McpSandbox, signer: Signer) -> None:
+    id_jag = msb.id_jag(signer)
+    rest = msb.rest_token(signer)
     jwks = msb.sandbox.keys.servers["default"].jwks()
     checks = mcp.check_mcp_access_token(
         rest,

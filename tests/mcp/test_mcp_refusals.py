@@ -52,8 +52,8 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctx(msb: McpSandbox, mcp_signer: Signer) -> Ctx:
-    return Ctx(msb, mcp_signer, {})
+def ctx(msb: McpSandbox, signer: Signer) -> Ctx:
+    return Ctx(msb, signer, {})
 
 
 @dataclass(frozen=True)

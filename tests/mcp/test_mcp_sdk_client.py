@@ -67,9 +67,9 @@ async def _call_tools(url: str, http: httpx2.AsyncClient, mode: str) -> list[Any
 
 @pytest.mark.parametrize(("mode", "first"), [("legacy", "initialize"), ("auto", "server/discover")])
 def test_the_sdk_client_completes_tools_call_with_a_token_from_the_sandbox(
-    msb: McpSandbox, mcp_signer: Signer, mode: str, first: str
+    msb: McpSandbox, signer: Signer, mode: str, first: str
 ) -> None:
-    token = msb.mcp_token(mcp_signer)
+    token = msb.mcp_token(signer)
     traffic = Traffic()
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, event_hooks=traffic.hooks())
     tools, added, listed = anyio.run(_call_tools, msb.mcp_url, http, mode)

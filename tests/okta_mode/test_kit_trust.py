@@ -41,13 +41,13 @@ def okta_home(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     tls_sb: RunningSandbox,
-    rsa_agent: AgentKey,
+    agent_key: AgentKey,
     no_trust_env: None,
 ) -> Path:
     """A kit home pointed at the HTTPS sandbox as at an Okta org: no CA trusted yet, browser sign-in."""
     home = tmp_path / "home"
     (home / ".keys").mkdir(parents=True)
-    save_agent_key(rsa_agent, home / ".keys" / "agent.pem", home / ".keys" / "agent.jwks.json")
+    save_agent_key(agent_key, home / ".keys" / "agent.pem", home / ".keys" / "agent.jwks.json")
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     for name in ("OKTA_API_TOKEN", "KIT_SANDBOX", "KIT_BROWSER_BASE_URL"):

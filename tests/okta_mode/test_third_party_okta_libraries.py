@@ -213,10 +213,10 @@ def sdk_trusts_ca(tls_sb: RunningSandbox, no_trust_env: None, monkeypatch: pytes
 
 
 def test_the_sdk_signs_the_user_in_on_the_https_org(
-    tls_sb: RunningSandbox, rsa_agent: AgentKey, sdk_trusts_ca: Path
+    tls_sb: RunningSandbox, agent_key: AgentKey, sdk_trusts_ca: Path
 ) -> None:
     flow = AuthorizationCodeFlow(
-        sdk_client(tls_sb.url, rsa_agent, redirect_uri=REDIRECT_URI, scope=["openid", "profile", "email"])
+        sdk_client(tls_sb.url, agent_key, redirect_uri=REDIRECT_URI, scope=["openid", "profile", "email"])
     )
 
     async def run() -> Any:
@@ -235,10 +235,10 @@ def test_the_sdk_signs_the_user_in_on_the_https_org(
 
 
 def test_the_sdks_cross_app_flow_runs_on_the_https_org(
-    tls_sb: RunningSandbox, rsa_agent: AgentKey, tokens: Tokens, sdk_trusts_ca: Path
+    tls_sb: RunningSandbox, agent_key: AgentKey, tokens: Tokens, sdk_trusts_ca: Path
 ) -> None:
     flow = CrossAppAccessFlow(
-        sdk_client(tls_sb.url, rsa_agent), target=CrossAppAccessTarget(issuer=tls_sb.url + "/oauth2/default")
+        sdk_client(tls_sb.url, agent_key), target=CrossAppAccessTarget(issuer=tls_sb.url + "/oauth2/default")
     )
 
     async def run() -> Any:
@@ -263,13 +263,13 @@ def test_the_sdks_cross_app_flow_runs_on_the_https_org(
 
 def test_without_the_ca_the_sdk_stops_at_the_certificate(
     tls_sb: RunningSandbox,
-    rsa_agent: AgentKey,
+    agent_key: AgentKey,
     tokens: Tokens,
     no_trust_env: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     flow = CrossAppAccessFlow(
-        sdk_client(tls_sb.url, rsa_agent), target=CrossAppAccessTarget(issuer=tls_sb.url + "/oauth2/default")
+        sdk_client(tls_sb.url, agent_key), target=CrossAppAccessTarget(issuer=tls_sb.url + "/oauth2/default")
     )
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         with pytest.raises(URLError) as refused:

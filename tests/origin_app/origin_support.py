@@ -1,93 +1,63 @@
 """What the origin-app tests share: a client for the custom server's sign-in, the exchange, forgery.
 
-Real HTTP against `running_sandbox`; the agent's client assertions come from `helpers` (the agent's side
-of the kit); the origin app authenticates with HTTP Basic as RFC 6749 §2.3.1 says. Tokens a correct
-issuer would never mint (no user, another audience, a foreign issuer) are forged with the sandbox's own
-keys, read from its data folder.
+Real HTTP against `running_sandbox`. The sign-in page is driven, and tokens decoded, by the sandbox
+tests' independent client (tests/sandbox/sandbox_flows.py), whose names and fixture ids it shares; what
+is the origin app's own is here: the custom server's sign-in for the agent's resource, the origin app
+authenticating with HTTP Basic as RFC 6749 §2.3.1 says, the agent's client assertions from `helpers`
+(the agent's side of the kit). Tokens a correct issuer would never mint (no user, another audience, a
+foreign issuer) are forged with the sandbox's own keys, read from its data folder.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
 import re
-import secrets
 import time
 import uuid
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from sandbox_flows import (
+    ACCESS_TOKEN_TYPE,
+    AGENT,
+    ALICE,
+    ALICE_ID,
+    ID_JAG_TYPE,
+    ID_TOKEN_TYPE,
+    JWT_BEARER,
+    SPA,
+    TOKEN_EXCHANGE,
+    SignIn,
+    authorize_params,
+    server_key,
+    sign_in,
+    submit_sign_in,
+)
 
 from helpers.core.client_assertion import ClientAssertionSigner
 from helpers.core.keys import AgentKey
 from sandbox.testing import RunningSandbox
 
-AGENT = "wlpSandboxAgent00001"
 SECOND_AGENT = "wlpExpiredIdToken001"  # same keys as the agent, token exchange allowed, no resource URL
 ORIGIN = "0oaOriginWebApp00001"
 ORIGIN_SECRET = "origin-web-app-secret-fedcba9876543210"
-OTHER_APP = "0oaOtherWebApp000001"
-OTHER_APP_SECRET = "other-web-app-secret-0123456789abcdef"
-SPA = "0oaPublicSpa00000001"
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
-ALICE = ("alice@example.com", "Wonderland-2026!")
-ALICE_ID = "00uA1iceL1dde11Demo1"
 AGENT_PATH = "/agents/sandbox-agent"
-
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
+#: What the origin app's sign-in asks for (the sandbox tests' default adds `email`).
+SIGN_IN_SCOPE = "openid profile"
 
 CATALOG_FILE = Path(__file__).resolve().parents[2] / "sandbox" / "data" / "okta-oauth2-errors.json"
 CATALOG = {e["internalErrorCode"]: e for e in json.loads(CATALOG_FILE.read_text())["errors"]}
 
 
-def write_jwks(path: Path, *keys: AgentKey) -> Path:
-    """Write the public JWKS of these keys (what the sandbox reads as the agent's keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"keys": [dict(k.public_jwk) for k in keys]}), encoding="utf-8")
-    return path
-
-
 def agents_read(jwks: Path) -> dict[str, Any]:
     """Overrides pointing both agents of the default configuration at a test's JWKS file."""
     return {"clients": {AGENT: {"jwks_file": str(jwks)}, SECOND_AGENT: {"jwks_file": str(jwks)}}}
-
-
-def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (header, claims) of a JWT, unverified (to look at, not to trust)."""
-
-    def part(segment: str) -> dict[str, Any]:
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-    head, body, _ = token.split(".")
-    return part(head), part(body)
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(verifier, S256 challenge), RFC 7636 §4.1-4.2."""
-    verifier = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-@dataclass
-class Grant:
-    """The redirect of a sign-in: the code and what its redemption needs."""
-
-    code: str
-    verifier: str
-    redirect_uri: str
 
 
 class Client:
@@ -110,19 +80,8 @@ class Client:
 
     # --- sign-in --------------------------------------------------------------------------------
     def authorize_params(self, client_id: str, **overrides: Any) -> tuple[dict[str, str], str]:
-        verifier, challenge = pkce_pair()
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid profile",
-            "state": secrets.token_urlsafe(12),
-            "nonce": secrets.token_urlsafe(12),
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        params.update(overrides)
-        return {k: v for k, v in params.items() if v is not None}, verifier
+        """An authorization request of `client_id` (a fresh PKCE pair), and its verifier."""
+        return authorize_params(client_id, **{"scope": SIGN_IN_SCOPE, **overrides})
 
     def authorize(
         self, client_id: str, *, server: str | None = "default", **overrides: Any
@@ -132,33 +91,21 @@ class Client:
         url = f"{self.issuer(server)}/v1/authorize" if server else f"{self.org}/oauth2/v1/authorize"
         return requests.get(url, params=params, allow_redirects=False, timeout=10)
 
-    def sign_in(self, client_id: str = ORIGIN, *, server: str | None = "default", **overrides: Any) -> Grant:
-        """Authorize, fill in the sign-in form as a browser would, return the code of the redirect."""
+    def sign_in(self, client_id: str = ORIGIN, *, server: str | None = "default", **overrides: Any) -> SignIn:
+        """Sign in at a custom server (for the agent's resource unless `resource` is given) or the org's."""
         if server:
             overrides.setdefault("resource", self.resource)
-        params, verifier = self.authorize_params(client_id, **overrides)
-        url = f"{self.issuer(server)}/v1/authorize" if server else f"{self.org}/oauth2/v1/authorize"
-        with requests.Session() as session:
-            page = session.get(url, params=params, allow_redirects=False, timeout=10)
-            assert page.status_code == 200, page.text
-            answer = self.submit(session, page)
-        assert answer.status_code == 302, answer.text
-        query = parse_qs(urlsplit(answer.headers["Location"]).query)
-        assert query["state"] == [params["state"]]
-        return Grant(query["code"][0], verifier, REDIRECT_URI)
+        return sign_in(self.org, client_id=client_id, server=server, **{"scope": SIGN_IN_SCOPE, **overrides})
 
     @staticmethod
     def submit(
         session: requests.Session, page: requests.Response, user: tuple[str, str] = ALICE
     ) -> requests.Response:
-        """Post the page's one form: the hidden transaction, the username and the password."""
-        action = re.search(r'<form[^>]*action="([^"]*)"', page.text).group(1)
-        transaction = re.search(r'name="transaction_id" value="([^"]+)"', page.text).group(1)
-        data = {"transaction_id": transaction, "username": user[0], "password": user[1]}
-        return session.post(urljoin(page.url, action), data=data, allow_redirects=False, timeout=10)
+        """Post the page's one form as a browser would: the hidden transaction, the username, the password."""
+        return submit_sign_in(session, page.url, page.text, *user)
 
     def redeem_code(
-        self, grant: Grant, *, client_id: str = ORIGIN, server: str | None = "default", **extra: Any
+        self, grant: SignIn, *, client_id: str = ORIGIN, server: str | None = "default", **extra: Any
     ) -> requests.Response:
         """Code for tokens: the origin app with HTTP Basic, the SPA as public client, the agent with a key."""
         url = f"{self.issuer(server)}/v1/token" if server else f"{self.org}/oauth2/v1/token"
@@ -254,8 +201,8 @@ class Client:
 
     # --- forgery with the sandbox's own keys ------------------------------------------------------
     def server_key(self, name: str = "default") -> RSAKey:
-        file = "org.jwk.json" if name == "org" else f"authorization-server-{name}.jwk.json"
-        return RSAKey.import_key(json.loads((self.sb.data_dir / "keys" / file).read_text()))
+        """A signing key of this sandbox: a custom server's (`default` unless named), or "org"."""
+        return server_key(self.sb.data_dir, name)
 
     def forge_access_token(
         self, *, key: RSAKey | None = None, drop: tuple[str, ...] = (), **claims: Any

@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 import requests
-from origin_support import ACCESS_TOKEN_TYPE, AGENT, ORIGIN, ORIGIN_SECRET, SPA, Client, agents_read
+from origin_support import ORIGIN, ORIGIN_SECRET, Client, agents_read
+from sandbox_flows import ACCESS_TOKEN_TYPE, AGENT, SPA
 
 from helpers.constants import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG
 from helpers.core.config import settings_from_values

@@ -14,17 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from origin_support import (
-    AGENT,
-    CATALOG,
-    ORIGIN,
-    OTHER_APP,
-    OTHER_APP_SECRET,
-    Client,
-    agents_read,
-    decode,
-    read_error,
-)
+from origin_support import CATALOG, ORIGIN, Client, agents_read, read_error
+from sandbox_flows import AGENT, OTHER_APP, OTHER_APP_SECRET, decode_unverified
 
 from helpers.core.keys import AgentKey
 from sandbox.testing import running_sandbox
@@ -39,7 +30,7 @@ def test_the_client_credentials_token_is_the_origin_apps_own_and_aimed_at_the_ag
     assert (body["token_type"], body["expires_in"], body["scope"]) == ("Bearer", 3600, "todo.read")
     assert "refresh_token" not in body and "id_token" not in body  # RFC 6749 §4.4.3
     assert answer.headers["Cache-Control"] == "no-store"
-    header, claims = decode(body["access_token"])
+    header, claims = decode_unverified(body["access_token"])
     assert header["kid"] == client.server_key().thumbprint()
     assert (claims["iss"], claims["aud"]) == (client.issuer(), client.resource)
     assert (claims["sub"], claims["cid"], claims["sub_profile"]) == (ORIGIN, ORIGIN, "service")
@@ -50,7 +41,7 @@ def test_the_agent_exchanges_it_and_the_id_jag_names_the_service_and_the_chain(c
     token = client.client_credentials().json()["access_token"]
     answer = client.exchange(token)
     assert answer.status_code == 200, answer.text
-    header, claims = decode(answer.json()["access_token"])
+    header, claims = decode_unverified(answer.json()["access_token"])
     assert header["typ"] == "oauth-id-jag+jwt"
     assert (claims["sub"], claims["sub_profile"], claims["client_id"]) == (ORIGIN, "service", AGENT)
     assert claims["act"] == CHAIN
@@ -63,7 +54,7 @@ def test_the_service_id_jag_redeems_to_a_service_access_token_that_calls_the_api
     id_jag = client.exchange(token, scope="todo.read todo.write").json()["access_token"]
     redeemed = client.redeem_id_jag(id_jag)
     assert redeemed.status_code == 200, redeemed.text
-    claims = decode(redeemed.json()["access_token"])[1]
+    claims = decode_unverified(redeemed.json()["access_token"])[1]
     assert (claims["sub"], claims["sub_profile"], claims["cid"]) == (ORIGIN, "service", AGENT)
     assert claims["act"] == CHAIN and "uid" not in claims and claims["aud"] == "api://default"
     bearer = {"Authorization": "Bearer " + redeemed.json()["access_token"]}

@@ -19,22 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from joserfc.jwk import RSAKey
-from origin_support import (
+from origin_support import CATALOG, ORIGIN, SECOND_AGENT, Client, agents_read, read_error
+from sandbox_flows import (
     ACCESS_TOKEN_TYPE,
     AGENT,
     ALICE_ID,
-    CATALOG,
     ID_TOKEN_TYPE,
-    ORIGIN,
     OTHER_APP,
     REDIRECT_URI,
-    SECOND_AGENT,
     SPA,
-    Client,
-    Grant,
-    agents_read,
-    decode,
-    read_error,
+    SignIn,
+    decode_unverified,
 )
 
 from helpers.core.keys import AgentKey
@@ -46,13 +41,13 @@ from sandbox.testing import running_sandbox
 def test_the_origin_app_signs_in_at_the_custom_server_and_gets_a_token_for_the_agent(client: Client) -> None:
     tokens = client.origin_tokens
     assert tokens["token_type"] == "Bearer" and tokens["scope"] == "openid profile"
-    header, claims = decode(tokens["access_token"])
+    header, claims = decode_unverified(tokens["access_token"])
     assert header["kid"] == client.server_key().thumbprint()
     assert claims["iss"] == client.issuer()
     assert claims["aud"] == client.resource  # RFC 8707: the resource asked for
     assert (claims["cid"], claims["uid"], claims["sub"]) == (ORIGIN, ALICE_ID, "alice@example.com")
     assert claims["scp"] == ["openid", "profile"]
-    id_header, id_claims = decode(tokens["id_token"])
+    id_header, id_claims = decode_unverified(tokens["id_token"])
     assert id_header["kid"] == client.server_key().thumbprint()
     assert (id_claims["iss"], id_claims["aud"], id_claims["sub"]) == (client.issuer(), ORIGIN, ALICE_ID)
 
@@ -66,7 +61,7 @@ def test_the_agent_exchanges_the_origin_apps_token_and_the_id_jag_names_user_age
     assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:id-jag"
     assert body["token_type"] == "N_A" and body["expires_in"] == 300 and "refresh_token" not in body
     assert answer.headers["Cache-Control"] == "no-store"
-    header, claims = decode(body["access_token"])
+    header, claims = decode_unverified(body["access_token"])
     assert header["typ"] == "oauth-id-jag+jwt"
     assert (claims["iss"], claims["aud"]) == (client.org, client.issuer())
     assert (claims["sub"], claims["client_id"], claims["scope"]) == (ALICE_ID, AGENT, "todo.read")
@@ -76,7 +71,7 @@ def test_the_agent_exchanges_the_origin_apps_token_and_the_id_jag_names_user_age
         "act": {"sub": ORIGIN, "sub_profile": "service"},
     }
     assert "sub_profile" not in claims  # the subject is a user, not a service
-    assert claims["auth_time"] == decode(client.origin_tokens["access_token"])[1]["auth_time"]
+    assert claims["auth_time"] == decode_unverified(client.origin_tokens["access_token"])[1]["auth_time"]
 
 
 def test_the_delegated_id_jag_redeems_to_an_access_token_that_keeps_the_chain_and_calls_the_api(
@@ -85,7 +80,7 @@ def test_the_delegated_id_jag_redeems_to_an_access_token_that_keeps_the_chain_an
     id_jag = client.exchange(client.origin_tokens["access_token"]).json()["access_token"]
     redeemed = client.redeem_id_jag(id_jag)
     assert redeemed.status_code == 200, redeemed.text
-    claims = decode(redeemed.json()["access_token"])[1]
+    claims = decode_unverified(redeemed.json()["access_token"])[1]
     assert (claims["cid"], claims["uid"], claims["aud"]) == (AGENT, ALICE_ID, "api://default")
     assert claims["act"] == {
         "sub": AGENT,
@@ -105,7 +100,7 @@ def test_the_default_flow_is_unchanged_an_id_token_subject_gives_an_id_jag_witho
 ) -> None:
     answer = client.exchange(client.agent_org_tokens["id_token"], subject_token_type=ID_TOKEN_TYPE)
     assert answer.status_code == 200, answer.text
-    claims = decode(answer.json()["access_token"])[1]
+    claims = decode_unverified(answer.json()["access_token"])[1]
     assert set(claims) == {"iss", "sub", "aud", "client_id", "jti", "iat", "exp", "scope", "auth_time", "amr"}
     assert (claims["sub"], claims["client_id"]) == (ALICE_ID, AGENT)
 
@@ -122,7 +117,7 @@ def test_each_decision_is_a_system_log_event_naming_the_origin_app_and_the_link(
         "app.oauth2.as.authorize.code",
     ]
     code = parse_qs(urlsplit(signed_in.headers["Location"]).query)["code"][0]
-    tokens = client.redeem_code(Grant(code, verifier, REDIRECT_URI))
+    tokens = client.redeem_code(SignIn(code, verifier, params["nonce"], params["state"], REDIRECT_URI))
     (grant_event,) = client.events(tokens)
     assert grant_event["eventType"] == "app.oauth2.as.token.grant.id_token"
     assert grant_event["outcome"]["result"] == "SUCCESS" and grant_event["actor"]["alternateId"] == ORIGIN

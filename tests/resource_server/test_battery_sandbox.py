@@ -22,8 +22,8 @@ from sandbox.testing import RunningSandbox
 
 
 @pytest.fixture(scope="module")
-def report(sb: RunningSandbox, agent: AgentKey) -> Report:
-    return run_battery(idp_of(sb), sandbox_target(sb.url, agent, okta_shaped=True))
+def report(sb: RunningSandbox, agent_key: AgentKey) -> Report:
+    return run_battery(idp_of(sb), sandbox_target(sb.url, agent_key, okta_shaped=True))
 
 
 def test_the_battery_has_at_least_20_refusals_and_2_acceptances() -> None:
@@ -57,7 +57,7 @@ def test_okta_descriptions_are_the_catalog_s() -> None:
 
 
 def test_an_okta_shaped_target_must_give_okta_s_exact_description(
-    sb: RunningSandbox, agent: AgentKey
+    sb: RunningSandbox, agent_key: AgentKey
 ) -> None:
     """A refusal with the right error but another description fails an Okta-shaped row, passes otherwise."""
     from helpers.conformance import Answer, judge, refused

@@ -19,20 +19,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def key_file(agent: AgentKey, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def key_file(agent_key: AgentKey, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli-key") / "agent.pem"
-    save_agent_key(agent, path)
+    save_agent_key(agent_key, path)
     return path
 
 
 @pytest.fixture(scope="module")
 def weak(
-    sb: RunningSandbox, agent: AgentKey, tmp_path_factory: pytest.TempPathFactory
+    sb: RunningSandbox, agent_key: AgentKey, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResourceServer]:
     server = weak_server(
         trusted_issuer=sb.url,
         key_file=tmp_path_factory.mktemp("weak-cli") / "signing.pem",
-        clients=[RegisteredClient(AGENT, jwks=agent.jwks)],
+        clients=[RegisteredClient(AGENT, jwks=agent_key.jwks)],
     )
     yield server
     server.stop()

@@ -16,9 +16,6 @@ from typing import Any
 import pytest
 import requests
 from ras_support import AGENT, OTHER_AGENT, sandbox_overrides
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
-
 from sandbox_flows import (
     Signer,
     code_for_tokens,
@@ -26,11 +23,11 @@ from sandbox_flows import (
     sign_in,
     token_exchange,
     verify_with_jwks,
-)  # noqa: E402
+)
 
-from helpers.core.keys import AgentKey  # noqa: E402
-from sandbox.config import ConfigError, load_config  # noqa: E402
-from sandbox.testing import RunningSandbox, running_sandbox  # noqa: E402
+from helpers.core.keys import AgentKey
+from sandbox.config import ConfigError, load_config
+from sandbox.testing import RunningSandbox, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTERNAL = "http://127.0.0.1:9000"
@@ -46,11 +43,6 @@ def configured(agent_jwks: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with running_sandbox(data_dir=tmp_path_factory.mktemp("ext"), overrides=overrides) as running:
         yield running
         assert running.sandbox.unexpected_errors == 0
-
-
-@pytest.fixture(scope="module")
-def signer(agent: AgentKey) -> Signer:
-    return Signer(agent)
 
 
 def id_token_of(org: str, signer: Signer) -> str:
@@ -128,13 +120,13 @@ def test_external_refusals(
 
 
 def test_a_client_without_a_connection_to_the_external_server_is_refused(
-    agent_jwks: Path, agent: AgentKey, tmp_path: Path
+    agent_jwks: Path, agent_key: AgentKey, tmp_path: Path
 ) -> None:
     """The org knows the external server (another client's connection) but not for this client."""
     overrides = sandbox_overrides(agent_jwks)
     overrides["resource_connections"] = {"other-notes": dict(CONNECTION, client_id=OTHER_AGENT)}
     with running_sandbox(data_dir=tmp_path / "d", overrides=overrides) as running:
-        signer = Signer(agent)
+        signer = Signer(agent_key)
         answer = exchange(running.url, signer, scope="notes.read")
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_target", answer.text
 
@@ -170,9 +162,9 @@ def admin(sb: RunningSandbox) -> dict[str, str]:
     return {"Authorization": f"SSWS {sb.api_token}"}
 
 
-def test_connect_at_run_time_then_exchange_then_disconnect(sb: RunningSandbox, agent: AgentKey) -> None:
+def test_connect_at_run_time_then_exchange_then_disconnect(sb: RunningSandbox, agent_key: AgentKey) -> None:
     url = sb.url + "/api/v1/sandbox/resource-connections"
-    signer = Signer(agent)
+    signer = Signer(agent_key)
     before = exchange(sb.url, signer, scope="notes.read")
     assert before.json()["error"] == "invalid_target"
     added = requests.post(url, json=dict(CONNECTION, name="rt-notes"), headers=admin(sb), timeout=5)
@@ -203,7 +195,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_command_line_connects_lists_and_disconnects(sb: RunningSandbox, agent: AgentKey) -> None:
+def test_the_command_line_connects_lists_and_disconnects(sb: RunningSandbox, agent_key: AgentKey) -> None:
     common = ("--data-dir", str(sb.data_dir), "--url", sb.url)
     done = run_cli(
         "connect",
@@ -225,7 +217,7 @@ def test_the_command_line_connects_lists_and_disconnects(sb: RunningSandbox, age
         listed.returncode == 0
         and f"cli-notes: {AGENT} -> {EXTERNAL} [notes.read notes.write] (runtime)" in listed.stdout
     )
-    assert exchange(sb.url, Signer(agent), scope="notes.write").status_code == 200
+    assert exchange(sb.url, Signer(agent_key), scope="notes.write").status_code == 200
     assert run_cli("disconnect", *common, "--name", "cli-notes").returncode == 0
     gone = run_cli("disconnect", *common, "--name", "cli-notes")
     assert gone.returncode == 1 and "HTTP 404" in gone.stderr

@@ -20,12 +20,12 @@ OTHER_SECRET = "reporting-app-secret-for-the-weak-server"
 
 @pytest.fixture(scope="module")
 def weak(
-    sb: RunningSandbox, agent: AgentKey, tmp_path_factory: pytest.TempPathFactory
+    sb: RunningSandbox, agent_key: AgentKey, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResourceServer]:
     server = weak_server(
         trusted_issuer=sb.url,
         key_file=tmp_path_factory.mktemp("weak") / "signing.pem",
-        clients=[RegisteredClient(AGENT, jwks=agent.jwks), RegisteredClient(OTHER, secret=OTHER_SECRET)],
+        clients=[RegisteredClient(AGENT, jwks=agent_key.jwks), RegisteredClient(OTHER, secret=OTHER_SECRET)],
     )
     yield server
     server.stop()
@@ -43,8 +43,8 @@ def weak_target(server: ResourceServer, agent: AgentKey) -> Target:
 
 
 @pytest.fixture(scope="module")
-def report(sb: RunningSandbox, weak: ResourceServer, agent: AgentKey) -> Report:
-    return run_battery(idp_of(sb), weak_target(weak, agent))
+def report(sb: RunningSandbox, weak: ResourceServer, agent_key: AgentKey) -> Report:
+    return run_battery(idp_of(sb), weak_target(weak, agent_key))
 
 
 def test_the_weak_validator_fails_exactly_its_gaps(report: Report, weak: ResourceServer) -> None:

@@ -1,55 +1,41 @@
-"""Fixtures for the sandbox's conformance tests: agent keys, and one shared sandbox on port 0.
+"""Fixtures of the sandbox's conformance tests: the agent's EC key, and one shared sandbox on port 0.
 
-The shared sandbox reads the agent's JWKS (an RSA and an EC key) from a temporary file and adds an
-authorization server with no resource connection ("inventory") for the policy cases. Tests that
-need other settings start their own instance with `running_sandbox(overrides=...)`.
+The agent's RSA key, `signer` and `serve_sandbox` come from tests/conftest.py. The shared sandbox reads
+the agent's JWKS with both keys (RSA and EC) from a temporary file, and adds an authorization server
+with no resource connection ("inventory") for the policy cases. Tests that need other settings start
+their own instance with `running_sandbox(overrides=...)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sandbox_flows import Signer, shared_overrides, write_jwks
 
 from helpers.core.keys import AgentKey, agent_key_from_private, generate_private_key
-from sandbox.testing import RunningSandbox, running_sandbox
-
-
-@pytest.fixture(scope="session")
-def rsa_agent() -> AgentKey:
-    return agent_key_from_private(generate_private_key("RS256"))
+from sandbox.testing import RunningSandbox
 
 
 @pytest.fixture(scope="session")
 def ec_agent() -> AgentKey:
+    """The agent's second key, EC (ES256)."""
     return agent_key_from_private(generate_private_key("ES256"))
 
 
 @pytest.fixture(scope="session")
-def stranger_key() -> AgentKey:
-    """A key nobody registered."""
-    return agent_key_from_private(generate_private_key("RS256"))
+def agent_jwks_rsa_ec(
+    tmp_path_factory: pytest.TempPathFactory, agent_key: AgentKey, ec_agent: AgentKey
+) -> Path:
+    """The agent's JWKS with both its keys, RSA (`agent_key`) and EC (`ec_agent`): what `sb` reads."""
+    return write_jwks(tmp_path_factory.mktemp("agent") / "agent.jwks.json", agent_key, ec_agent)
 
 
 @pytest.fixture(scope="session")
-def agent_jwks(tmp_path_factory: pytest.TempPathFactory, rsa_agent: AgentKey, ec_agent: AgentKey) -> Path:
-    return write_jwks(tmp_path_factory.mktemp("agent") / "agent.jwks.json", rsa_agent, ec_agent)
-
-
-@pytest.fixture(scope="session")
-def sb(tmp_path_factory: pytest.TempPathFactory, agent_jwks: Path) -> Iterator[RunningSandbox]:
+def sb(serve_sandbox: Callable[..., RunningSandbox], agent_jwks_rsa_ec: Path) -> RunningSandbox:
     """The shared sandbox; at the end, no request may have reached the catch-all error handler."""
-    data_dir = tmp_path_factory.mktemp("sandbox-data")
-    with running_sandbox(data_dir=data_dir, overrides=shared_overrides(agent_jwks)) as running:
-        yield running
-        assert running.sandbox.unexpected_errors == 0, "a request reached the catch-all error handler"
-
-
-@pytest.fixture(scope="session")
-def signer(rsa_agent: AgentKey) -> Signer:
-    return Signer(rsa_agent)
+    return serve_sandbox("sandbox-data", shared_overrides(agent_jwks_rsa_ec))
 
 
 @pytest.fixture(scope="session")

@@ -219,14 +219,25 @@ def submit_sign_in(
             data[field["name"]] = password
         elif field["name"] == "username":
             data[field["name"]] = username
-    return session.post(urljoin(page_url, form["action"]), data=data, allow_redirects=False)
+    return session.post(urljoin(page_url, form["action"]), data=data, allow_redirects=False, timeout=10)
 
 
-def sign_in(org: str, *, client_id: str = AGENT, user: tuple[str, str] = ALICE, **overrides: Any) -> SignIn:
-    """Run the authorize request and the sign-in form; return the code from the redirect."""
+def sign_in(
+    org: str,
+    *,
+    client_id: str = AGENT,
+    user: tuple[str, str] = ALICE,
+    server: str | None = None,
+    **overrides: Any,
+) -> SignIn:
+    """Run the authorize request and the sign-in form; return the code from the redirect.
+
+    At the org server, or at custom server `server` (`{org}/oauth2/{server}/v1/authorize`).
+    """
     params, verifier = authorize_params(client_id, **overrides)
+    url = f"{org}/oauth2/{server}/v1/authorize" if server else f"{org}/oauth2/v1/authorize"
     with requests.Session() as session:
-        page = session.get(org + "/oauth2/v1/authorize", params=params, allow_redirects=False)
+        page = session.get(url, params=params, allow_redirects=False, timeout=10)
         assert page.status_code == 200, page.text
         answer = submit_sign_in(session, page.url, page.text, *user)
     assert answer.status_code == 302, answer.text

@@ -395,10 +395,10 @@ def test_the_target_grants_the_id_jag_scopes_that_its_policy_allows(
 
 
 def test_the_api_fetches_the_servers_published_keys_once_and_refetches_at_most_every_few_seconds(
-    agent_jwks: Path, signer: Signer, stranger_key: AgentKey, caplog: pytest.LogCaptureFixture
+    agent_jwks_rsa_ec: Path, signer: Signer, stranger_key: AgentKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="sandbox.access")
-    overrides = {**shared_overrides(agent_jwks), "api": {"jwks_min_refetch_seconds": 30}}
+    overrides = {**shared_overrides(agent_jwks_rsa_ec), "api": {"jwks_min_refetch_seconds": 30}}
     with running_sandbox(overrides=overrides) as running:
         tokens = full_flow(running.url, signer, scope="todo.read")
 

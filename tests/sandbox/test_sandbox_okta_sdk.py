@@ -100,18 +100,18 @@ async def sdk_sign_in(flow: AuthorizationCodeFlow, context: AuthorizationCodeCon
 
 
 def test_the_sdk_signs_the_user_in_and_accepts_the_sandboxs_id_token(
-    sb: RunningSandbox, rsa_agent: AgentKey
+    sb: RunningSandbox, agent_key: AgentKey
 ) -> None:
-    client = sdk_client(sb, rsa_agent, redirect_uri=REDIRECT_URI, scope=["openid", "profile", "email"])
+    client = sdk_client(sb, agent_key, redirect_uri=REDIRECT_URI, scope=["openid", "profile", "email"])
     token = asyncio.run(sdk_sign_in(AuthorizationCodeFlow(client)))
     claims = verify_with_jwks(token.id_token.raw, sb.url + "/oauth2/v1/keys")
     assert (claims["iss"], claims["aud"], claims["sub"]) == (sb.url, AGENT, ALICE_ID)
 
 
 def test_the_sdks_cross_app_access_flow_gets_an_access_token_that_the_api_accepts(
-    sb: RunningSandbox, rsa_agent: AgentKey, id_token: str
+    sb: RunningSandbox, agent_key: AgentKey, id_token: str
 ) -> None:
-    flow = cross_app_flow(sb, rsa_agent)
+    flow = cross_app_flow(sb, agent_key)
 
     async def run() -> tuple[Any, Any]:
         started = await flow.start(token=id_token, scope=["todo.read"])
@@ -146,7 +146,7 @@ def origin_app_client(sb: RunningSandbox) -> OAuth2Client:
 
 
 def test_the_sdk_runs_the_origin_app_variant_through_the_delegation_link(
-    sb: RunningSandbox, rsa_agent: AgentKey
+    sb: RunningSandbox, agent_key: AgentKey
 ) -> None:
     # 06_origin_app_delegation with the SDK: the origin app signs Alice in at the custom server for
     # the agent's resource URL, hands its access token over, and the agent exchanges it.
@@ -158,7 +158,7 @@ def test_the_sdk_runs_the_origin_app_variant_through_the_delegation_link(
     handed_over = asyncio.run(sdk_sign_in(flow)).access_token
     assert decode_unverified(handed_over)[1]["aud"] == sb.url + AGENT_PATH
 
-    flow = cross_app_flow(sb, rsa_agent)
+    flow = cross_app_flow(sb, agent_key)
 
     async def run() -> Any:
         await flow.start(token=handed_over, token_type="access_token", scope=["todo.read"])
@@ -188,9 +188,9 @@ def readme_snippet() -> str:
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
 def test_the_readmes_sdk_snippet_runs_as_written(
-    sb: RunningSandbox, rsa_agent: AgentKey, ec_agent: AgentKey, tmp_path: Path, alg: str
+    sb: RunningSandbox, agent_key: AgentKey, ec_agent: AgentKey, tmp_path: Path, alg: str
 ) -> None:
-    agent = rsa_agent if alg == "RS256" else ec_agent
+    agent = agent_key if alg == "RS256" else ec_agent
     pem_file = tmp_path / "agent.pem"
     save_agent_key(agent, pem_file)  # as `make lab` writes .keys/agent.pem
     snippet: dict[str, Any] = {}
@@ -246,9 +246,9 @@ REFUSALS = [
 
 @pytest.mark.parametrize("row", REFUSALS, ids=[r.case for r in REFUSALS])
 def test_the_sdk_reports_the_sandboxs_refusals_as_okta_writes_them(
-    sb: RunningSandbox, rsa_agent: AgentKey, id_token: str, row: Refusal
+    sb: RunningSandbox, agent_key: AgentKey, id_token: str, row: Refusal
 ) -> None:
-    flow = cross_app_flow(sb, rsa_agent)
+    flow = cross_app_flow(sb, agent_key)
     with pytest.raises(OAuth2Error) as refused:
         asyncio.run(row.run(flow, id_token, sb.url))
     assert refused.value.error == row.error
@@ -259,23 +259,23 @@ def test_the_sdk_reports_the_sandboxs_refusals_as_okta_writes_them(
 
 
 def test_the_sdk_puts_the_clients_credentials_in_the_authorize_url(
-    sb: RunningSandbox, rsa_agent: AgentKey
+    sb: RunningSandbox, agent_key: AgentKey
 ) -> None:
     async def authorize_url(client: OAuth2Client) -> dict[str, list[str]]:
         return parse_qs(urlsplit(await AuthorizationCodeFlow(client).start()).query)
 
     origin = asyncio.run(authorize_url(origin_app_client(sb)))
     assert origin["client_secret"] == [ORIGIN_SECRET]
-    agent = asyncio.run(authorize_url(sdk_client(sb, rsa_agent, redirect_uri=REDIRECT_URI, scope=["openid"])))
+    agent = asyncio.run(authorize_url(sdk_client(sb, agent_key, redirect_uri=REDIRECT_URI, scope=["openid"])))
     _, claims = decode_unverified(agent["client_assertion"][0])
     assert claims["aud"] == sb.url + "/oauth2/v1/token" and "jti" not in claims  # replayable until exp
 
 
 def test_a_fixed_jwt_id_makes_the_flows_second_request_a_replay(
-    sb: RunningSandbox, rsa_agent: AgentKey, id_token: str
+    sb: RunningSandbox, agent_key: AgentKey, id_token: str
 ) -> None:
     flow = CrossAppAccessFlow(
-        sdk_client(sb, rsa_agent, jwt_id="one-jti-for-every-request"),
+        sdk_client(sb, agent_key, jwt_id="one-jti-for-every-request"),
         target=CrossAppAccessTarget(issuer=sb.url + "/oauth2/default"),
     )
 

@@ -38,14 +38,16 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_tokens_issued_before_a_restart_still_verify_and_work_after_it(
-    tmp_path: Path, agent_jwks: Path, signer: Signer
+    tmp_path: Path, agent_jwks_rsa_ec: Path, signer: Signer
 ) -> None:
     data_dir = tmp_path / "data"
-    with running_sandbox(data_dir=data_dir, overrides=shared_overrides(agent_jwks)) as first:
+    with running_sandbox(data_dir=data_dir, overrides=shared_overrides(agent_jwks_rsa_ec)) as first:
         tokens = full_flow(first.url, signer)
         port = first.address[1]
         old_org_keys = requests.get(first.url + "/oauth2/v1/keys", timeout=5).json()
-    with running_sandbox(data_dir=data_dir, port=port, overrides=shared_overrides(agent_jwks)) as second:
+    with running_sandbox(
+        data_dir=data_dir, port=port, overrides=shared_overrides(agent_jwks_rsa_ec)
+    ) as second:
         assert second.url == first.url
         assert requests.get(second.url + "/oauth2/v1/keys", timeout=5).json() == old_org_keys
         assert verify_with_jwks(tokens.id_token, second.url + "/oauth2/v1/keys")["aud"] == AGENT
@@ -82,9 +84,9 @@ def test_signing_keys_are_private_files_named_by_their_thumbprint(sb: RunningSan
 
 
 def test_a_changed_agent_jwks_file_takes_effect_without_a_restart(
-    tmp_path: Path, rsa_agent: AgentKey, ec_agent: AgentKey, stranger_key: AgentKey
+    tmp_path: Path, agent_key: AgentKey, ec_agent: AgentKey, stranger_key: AgentKey
 ) -> None:
-    jwks = write_jwks(tmp_path / "agent.jwks.json", rsa_agent)
+    jwks = write_jwks(tmp_path / "agent.jwks.json", agent_key)
     overrides = {"clients": {AGENT: {"jwks_file": str(jwks)}}}
 
     def authenticate(sb: RunningSandbox, agent: AgentKey) -> str:
@@ -99,9 +101,9 @@ def test_a_changed_agent_jwks_file_takes_effect_without_a_restart(
         ]
 
     with running_sandbox(overrides=overrides) as sb:
-        assert authenticate(sb, rsa_agent) == "invalid_grant"  # authenticated; the code is what fails
+        assert authenticate(sb, agent_key) == "invalid_grant"  # authenticated; the code is what fails
         assert authenticate(sb, ec_agent) == "invalid_client"
-        write_jwks(jwks, rsa_agent, ec_agent)
+        write_jwks(jwks, agent_key, ec_agent)
         assert authenticate(sb, ec_agent) == "invalid_grant"
         # Same size, same inode, same mtime: only the unknown kid tells the sandbox to re-read.
         before = jwks.stat()
@@ -111,11 +113,11 @@ def test_a_changed_agent_jwks_file_takes_effect_without_a_restart(
             handle.write(text)
         os.utime(jwks, ns=(before.st_atime_ns, before.st_mtime_ns))
         assert authenticate(sb, stranger_key) == "invalid_grant"
-        assert authenticate(sb, rsa_agent) == "invalid_client"
+        assert authenticate(sb, agent_key) == "invalid_client"
 
 
-def test_short_lifetimes_expire_codes_id_tokens_and_id_jags(agent_jwks: Path, signer: Signer) -> None:
-    overrides = shared_overrides(agent_jwks)
+def test_short_lifetimes_expire_codes_id_tokens_and_id_jags(agent_jwks_rsa_ec: Path, signer: Signer) -> None:
+    overrides = shared_overrides(agent_jwks_rsa_ec)
     overrides["lifetimes"] = {"authorization_code": 1, "id_token": 1, "id_jag": 1, "clock_skew": 0}
     with running_sandbox(overrides=overrides) as sb:
         tokens = code_for_tokens(sb.url, signer, sign_in(sb.url)).json()
@@ -188,12 +190,12 @@ BROKEN_JWKS = [
 
 @pytest.mark.parametrize(("what", "content", "code"), BROKEN_JWKS, ids=[b[0] for b in BROKEN_JWKS])
 def test_a_broken_agent_jwks_is_refused_with_okta_codes(
-    tmp_path: Path, rsa_agent: AgentKey, what: str, content: str | None, code: str
+    tmp_path: Path, agent_key: AgentKey, what: str, content: str | None, code: str
 ) -> None:
     path = tmp_path / "agent.jwks.json"
     if content is not None and "=" in content and not content.startswith("{"):
         name, value = content.split("=")
-        path.write_text(json.dumps({"keys": [{**rsa_agent.public_jwk, name: value}]}))
+        path.write_text(json.dumps({"keys": [{**agent_key.public_jwk, name: value}]}))
     elif content is not None:
         path.write_text(content)
     catalog = {e["internalErrorCode"]: e for e in json.loads(CATALOG.read_text())["errors"]}
@@ -204,7 +206,7 @@ def test_a_broken_agent_jwks_is_refused_with_okta_codes(
             "redirect_uri": "http://127.0.0.1:8765/callback",
         }
         answer = post(
-            sb.url + "/oauth2/v1/token", {**data, **Signer(rsa_agent).auth(sb.url + "/oauth2/v1/token")}
+            sb.url + "/oauth2/v1/token", {**data, **Signer(agent_key).auth(sb.url + "/oauth2/v1/token")}
         )
         assert sb.sandbox.unexpected_errors == 0
     assert answer.status_code == 401

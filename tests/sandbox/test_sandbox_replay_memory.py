@@ -317,9 +317,9 @@ KINDS = [ASSERTIONS, ID_JAGS, CODES, SIGN_IN_PAGES]
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_a_full_store_refuses_new_ones_with_a_429_and_forgets_nothing_unexpired(
-    agent_jwks: Path, signer: Signer, kind: Kind
+    agent_jwks_rsa_ec: Path, signer: Signer, kind: Kind
 ) -> None:
-    overrides = {**shared_overrides(agent_jwks), "lifetimes": {"clock_skew": 0}}
+    overrides = {**shared_overrides(agent_jwks_rsa_ec), "lifetimes": {"clock_skew": 0}}
     for key, value in kind.overrides.items():
         overrides[key] = {**overrides.get(key, {}), **value}
     with running_sandbox(overrides=overrides) as sb:
@@ -354,9 +354,9 @@ def test_a_full_store_refuses_new_ones_with_a_429_and_forgets_nothing_unexpired(
 
 
 def test_a_replayed_assertion_gets_its_replay_error_before_the_capacity_answer(
-    agent_jwks: Path, signer: Signer
+    agent_jwks_rsa_ec: Path, signer: Signer
 ) -> None:
-    overrides = {**shared_overrides(agent_jwks), "limits": {"replay_capacity": 1}}
+    overrides = {**shared_overrides(agent_jwks_rsa_ec), "limits": {"replay_capacity": 1}}
     with running_sandbox(overrides=overrides) as sb:
         s = Scenario(sb, signer)
         first = signer.assertion(s.token_url)
@@ -366,11 +366,11 @@ def test_a_replayed_assertion_gets_its_replay_error_before_the_capacity_answer(
 
 
 def test_a_client_assertion_is_remembered_exactly_as_long_as_it_is_accepted(
-    agent_jwks: Path, signer: Signer
+    agent_jwks_rsa_ec: Path, signer: Signer
 ) -> None:
     """Assertions at the furthest accepted `exp` fill the memory for max_ahead + skew: no longer."""
     overrides = {
-        **shared_overrides(agent_jwks),
+        **shared_overrides(agent_jwks_rsa_ec),
         "limits": {"replay_capacity": 1},
         "lifetimes": {"client_assertion_max_ahead": 2, "clock_skew": 1},
     }

@@ -47,20 +47,20 @@ def _browser_sign_in(authorization_url: str) -> str:
 
 @pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_basic"])
 def test_authlib_oauth2session_runs_the_code_flow_with_pkce(
-    sb: RunningSandbox, rsa_agent: AgentKey, method: str
+    sb: RunningSandbox, agent_key: AgentKey, method: str
 ) -> None:
     meta = requests.get(sb.url + "/.well-known/openid-configuration", timeout=5).json()
     if method == "private_key_jwt":
         client = OAuth2Session(
             AGENT,
-            jose_key(rsa_agent),
+            jose_key(agent_key),
             scope="openid profile email",
             redirect_uri=REDIRECT_URI,
             code_challenge_method="S256",
             token_endpoint_auth_method="private_key_jwt",
         )
         client.register_client_auth_method(
-            PrivateKeyJWT(meta["token_endpoint"], headers={"kid": rsa_agent.kid})
+            PrivateKeyJWT(meta["token_endpoint"], headers={"kid": agent_key.kid})
         )
         client_id = AGENT
     else:
