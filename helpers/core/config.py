@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 from dotenv.main import DotEnv
 
-from ..constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
+from ..constants import SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
 from .errors import ConfigError, field_problem
 from .keys import SUPPORTED_ALGS, write_private_file
+from .rules import OKTA_OIDC_SCOPE_REASON, oidc_scopes
 
 #: Every variable the kit reads from `.env`, in the order `describe()` and the form show them.
 ENV_VARS = (
@@ -439,13 +440,13 @@ def _problems(s: Settings) -> list[str]:
                 "AGENT_SCOPES", "", "at least one scope of the target server (step 2 asks for them)"
             )
         )
-    oidc = sorted(set(s.agent_scopes) & set(OIDC_SCOPES))
+    oidc = sorted(oidc_scopes(s.agent_scopes))
     if oidc:
         out.append(
             field_problem(
                 "AGENT_SCOPES",
                 s.agent_scope,
-                f"custom scopes only, without {' '.join(oidc)} (Okta: openid_not_allowed_token_exchange)",
+                f"custom scopes only, without {' '.join(oidc)} (Okta: {OKTA_OIDC_SCOPE_REASON})",
             )
         )
     if s.audience_setting:
