@@ -29,7 +29,6 @@ from ..core.config import (
     DEFAULTS,
     ENV_VARS,
     Settings,
-    describe,
     is_loopback_host,
     load_settings,
     save_settings,
@@ -39,6 +38,7 @@ from ..core.discovery import fetch_metadata
 from ..core.errors import ConfigError, KitError, SignInError, TLSError, UnreachableError
 from ..core.keys import SUPPORTED_ALGS
 from ..core.rules import oidc_scopes
+from .display import describe
 
 SANDBOX = "Sandbox (local, offline)"
 OKTA = "Okta org"
