@@ -31,14 +31,16 @@ core/: the plumbing every step shares
     discovery.py         authorization server metadata (RFC 8414) and JWKS
     jwts.py              decoding and signature checks (explicit algorithms, key by `kid`)
     pkce.py              RFC 7636 S256
-    checks.py            `Checklist`/`Check`: the one kind of check result
+    checks.py            `Checklist`/`Check`: the one kind of check result (exercises' too)
+    rules.py             step 2's scope and audience rules, written once for form, settings, exercise
     session.py           the results a notebook hands the next (tokens, expiry, used once)
     formatting.py        times, shortening, text and HTML tables, `KeyValues`
     errors.py            the kit's exceptions and `field_problem`
+    jupyterhub.py        where the browser reaches this server on a JupyterHub (KIT_BROWSER_BASE_URL)
 
 teaching/: what only notebooks need
 
-    display.py           token cards, "configuration used for this step"
+    display.py           token cards, the settings table, "configuration used for this step"
     forms.py             00's configuration form and audience form (ipywidgets)
     browser_signin.py    01's sign-in widget and loopback listener (RFC 8252 §7.3)
     exercises.py         01-04's "your turn" checks; resource_exercises.py: 08's
@@ -66,7 +68,7 @@ _EXPORTS = {
     "Settings": "core.config",
     "load_settings": "core.config",
     "save_settings": "core.config",
-    "describe": "core.config",
+    "describe": "teaching.display",
     # keys and client authentication
     "AgentKey": "core.keys",
     "agent_key_for": "core.keys",
@@ -130,10 +132,12 @@ _MODULES = {
     "discovery": "core.discovery",
     "errors": "core.errors",
     "formatting": "core.formatting",
+    "jupyterhub": "core.jupyterhub",
     "jwts": "core.jwts",
     "keys": "core.keys",
     "oauth": "core.oauth",
     "pkce": "core.pkce",
+    "rules": "core.rules",
     "session": "core.session",
     "tls": "core.tls",
     "transport": "core.transport",

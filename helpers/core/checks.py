@@ -33,6 +33,8 @@ class Check:
     reference: str = ""
     #: False for a SHOULD: an unmet row is a warning, not a failure.
     required: bool = True
+    #: For a failed row, the sentence that says what is wrong and what to do (an exercise's feedback).
+    note: str = field(default="", compare=False)
 
     @property
     def result(self) -> str:
@@ -58,9 +60,11 @@ class Checklist:
         reference: str = "",
         *,
         required: bool = True,
+        note: str = "",
     ) -> bool:
         """Append a row (`required=False` for a SHOULD); values become stable text. Returns `passed`."""
-        self.checks.append(Check(name, _text(expected), _text(received), bool(passed), reference, required))
+        row = Check(name, _text(expected), _text(received), bool(passed), reference, required, note)
+        self.checks.append(row)
         return bool(passed)
 
     def equal(self, name: str, expected: Any, received: Any, reference: str = "") -> bool:

@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 
 from dotenv.main import DotEnv
 
-from ..constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
+from ..constants import SUBJECT_TOKEN_TYPES, TOKEN_TYPE_ID_TOKEN
 from .errors import ConfigError, field_problem
+from .jupyterhub import BROWSER_BASE_URL_VAR, resolve_browser_base_url
 from .keys import SUPPORTED_ALGS, write_private_file
+from .rules import OKTA_OIDC_SCOPE_REASON, oidc_scopes
 
 #: Every variable the kit reads from `.env`, in the order `describe()` and the form show them.
 ENV_VARS = (
@@ -56,12 +58,6 @@ API_TOKEN_VAR = "OKTA_API_TOKEN"
 #: How long an interactive sign-in waits for the browser's redirect, in whole seconds.
 SIGNIN_TIMEOUT_VAR = "KIT_SIGNIN_TIMEOUT"
 DEFAULT_SIGNIN_TIMEOUT = 300
-#: Where the browser reaches this Jupyter server when it is not on the kernel's machine (a JupyterHub):
-#: empty (the browser is here: front channel = back channel), "auto" (on a JupyterHub: its public URL
-#: of this server, JUPYTERHUB_PUBLIC_URL, else JUPYTERHUB_HOST + JUPYTERHUB_SERVICE_PREFIX), or that URL,
-#: e.g. https://hub.example.org/user/alice. When set, the browser's sign-in page and redirect URI go
-#: through jupyter-server-proxy (`{this}/proxy/{port}/…`); the kernel keeps the loopback URLs.
-BROWSER_BASE_URL_VAR = "KIT_BROWSER_BASE_URL"
 #: What the helpers do about a local sandbox org URL (helpers.local_sandbox): "auto" (start your own
 #: when nothing answers; refuse one that is provably not yours, and on a JupyterHub one that is not
 #: provably yours), "own" (that strict everywhere), "off" (never start or check one).
@@ -333,10 +329,6 @@ class Settings:
         if problems:
             raise ConfigError("\n".join(problems), problems=problems)
 
-    def describe(self) -> SettingsView:
-        """Return a printable table of the settings (the password hidden)."""
-        return SettingsView(self)
-
     def __repr__(self) -> str:
         return (
             f"Settings(org_url={self.org_url!r}, auth_server_id={self.auth_server_id!r}, "
@@ -347,37 +339,6 @@ class Settings:
 def _port_of(url: str) -> int:
     parts = urlsplit(url)
     return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def resolve_browser_base_url(value: str, environ: Mapping[str, str] | None = None) -> str:
-    """Return the URL the browser reaches this Jupyter server at, for KIT_BROWSER_BASE_URL `value`.
-
-    "" stays "" (no front channel). "auto" is "" off a hub (no JUPYTERHUB_SERVICE_PREFIX), else the
-    hub's public URL of this server (JUPYTERHUB_PUBLIC_URL, or JUPYTERHUB_HOST + the prefix). Any
-    other value is taken as given. Trailing slashes are dropped.
-
-    Raises:
-        ConfigError: "auto" on a hub that does not say its public address.
-    """
-    environ = os.environ if environ is None else environ
-    value = value.strip()
-    if value.lower() != "auto":
-        return value.rstrip("/")
-    prefix = environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
-    if not prefix:
-        return ""
-    if environ.get("JUPYTERHUB_PUBLIC_URL"):
-        return environ["JUPYTERHUB_PUBLIC_URL"].rstrip("/")
-    host = environ.get("JUPYTERHUB_HOST", "")
-    if host.startswith(("http://", "https://")):
-        return (host.rstrip("/") + "/" + prefix.strip("/")).rstrip("/")
-    problem = field_problem(
-        BROWSER_BASE_URL_VAR,
-        value,
-        "a hub that sets JUPYTERHUB_PUBLIC_URL (c.JupyterHub.public_url), or the address your browser "
-        f"uses for this server instead of auto, e.g. https://hub.example.org{prefix.rstrip('/')}",
-    )
-    raise ConfigError(problem, problems=[problem])
 
 
 def _url_problems(name: str, value: str, *, allow_path: bool = True, loopback_http: bool = True) -> list[str]:
@@ -439,13 +400,13 @@ def _problems(s: Settings) -> list[str]:
                 "AGENT_SCOPES", "", "at least one scope of the target server (step 2 asks for them)"
             )
         )
-    oidc = sorted(set(s.agent_scopes) & set(OIDC_SCOPES))
+    oidc = sorted(oidc_scopes(s.agent_scopes))
     if oidc:
         out.append(
             field_problem(
                 "AGENT_SCOPES",
                 s.agent_scope,
-                f"custom scopes only, without {' '.join(oidc)} (Okta: openid_not_allowed_token_exchange)",
+                f"custom scopes only, without {' '.join(oidc)} (Okta: {OKTA_OIDC_SCOPE_REASON})",
             )
         )
     if s.audience_setting:
@@ -656,43 +617,3 @@ def save_settings(
     lines += [f"{name}={_format_env_value(wanted[name])}" for name in changed if name not in done]
     write_private_file(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return changed
-
-
-class SettingsView:
-    """The settings as a two-column table: text for print/nbval, HTML for notebooks."""
-
-    def __init__(self, settings: Settings, *, names: tuple[str, ...] = ENV_VARS) -> None:
-        self.settings = settings
-        self.names = names
-
-    def rows(self) -> list[tuple[str, str]]:
-        """Return (variable, value) pairs; the password hidden, empty values shown as (empty)."""
-        env = self.settings.to_env()
-        rows = []
-        for name in self.names:
-            value = env[name]
-            if name == "SANDBOX_PASSWORD":
-                value = "[hidden]"
-            elif name == "AUDIENCE" and not value:
-                value = f"(empty: {self.settings.audience})"
-            elif not value:
-                value = "(empty)"
-            rows.append((name, value))
-        return rows
-
-    def __str__(self) -> str:
-        rows = self.rows()
-        width = max(len(name) for name, _ in rows)
-        return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        from .formatting import html_table
-
-        return html_table(["Setting", "Value"], [list(row) for row in self.rows()], code_columns=(0, 1))
-
-
-def describe(settings: Settings, *, names: tuple[str, ...] = ENV_VARS) -> SettingsView:
-    """Return a printable table of the settings (or of the named variables only)."""
-    return SettingsView(settings, names=names)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..core.config import Settings
+from ..core.config import ENV_VARS, Settings
 from ..core.formatting import KeyValues, describe_time, html_table, now, plain_value, shorten, text_table
 from ..core.jwts import decode_unverified
 
@@ -173,3 +173,42 @@ def step_configuration(settings: Settings, step: str, *, key_id: str | None = No
         "api": [],
     }[step]
     return KeyValues(f"Configuration used for this step ({step.replace('_', ' ')})", rows + derived)
+
+
+class SettingsView:
+    """The settings as a two-column table: text for print/nbval, HTML for notebooks."""
+
+    def __init__(self, settings: Settings, *, names: tuple[str, ...] = ENV_VARS) -> None:
+        self.settings = settings
+        self.names = names
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Return (variable, value) pairs; the password hidden, empty values shown as (empty)."""
+        env = self.settings.to_env()
+        rows = []
+        for name in self.names:
+            value = env[name]
+            if name == "SANDBOX_PASSWORD":
+                value = "[hidden]"
+            elif name == "AUDIENCE" and not value:
+                value = f"(empty: {self.settings.audience})"
+            elif not value:
+                value = "(empty)"
+            rows.append((name, value))
+        return rows
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+
+        return html_table(["Setting", "Value"], [list(row) for row in self.rows()], code_columns=(0, 1))
+
+
+def describe(settings: Settings, *, names: tuple[str, ...] = ENV_VARS) -> SettingsView:
+    """Return a printable table of the settings (or of the named variables only)."""
+    return SettingsView(settings, names=names)

@@ -22,14 +22,15 @@ from ..constants import (
     GRANT_JWT_BEARER,
     GRANT_TOKEN_EXCHANGE,
     ID_JAG_JWT_TYP,
-    OIDC_SCOPES,
     TOKEN_TYPE_ACCESS_TOKEN,
     TOKEN_TYPE_ID_JAG,
     TOKEN_TYPE_ID_TOKEN,
 )
+from ..core.checks import Check, Checklist
 from ..core.errors import TokenValidationError
 from ..core.formatting import shorten
 from ..core.jwts import decode_unverified, looks_like_jwt
+from ..core.rules import OKTA_OIDC_SCOPE_REASON, audience_mistake, oidc_scopes
 
 #: What a blank exercise leaves where the answer goes.
 BLANK = ...
@@ -37,27 +38,43 @@ BLANK = ...
 CLIENT_AUTH_FIELDS = ("client_assertion", "client_assertion_type", "client_secret", "client_id")
 
 
-class Feedback:
-    """The result of an exercise check: `ok`, and the problems (what is wrong, what is expected)."""
+class Feedback(Checklist):
+    """An exercise's result: a `Checklist` of the reader's answer, one row per part checked.
 
-    def __init__(self, title: str, problems: list[str], praise: str) -> None:
-        self.title = title
-        self.problems = list(problems)
+    A failed row carries its `note`: what is wrong, what is expected, and the rule. The feedback reads as
+    "right" or as the numbered notes of its failed rows; `.ok`, `.failed` and the rows are a Checklist's.
+    """
+
+    def __init__(self, title: str, checks: list[Check] | None = None, praise: str = "") -> None:
+        super().__init__(title, list(checks or []))
         self.praise = praise
+
+    @classmethod
+    def unreadable(cls, title: str, sentence: str) -> Feedback:
+        """The answer could not be checked at all: one failed row saying why."""
+        return cls(title, [Check("answer", "an answer to check", "(unreadable)", False, note=sentence)])
 
     @property
     def ok(self) -> bool:
-        """True when the answer is right."""
-        return not self.problems
+        """True when the answer is right (no failed row)."""
+        return not self.failed
+
+    @property
+    def problems(self) -> list[str]:
+        """The notes of the failed rows, in order."""
+        return [c.note or f'{c.name} is "{c.received}", expected "{c.expected}"' for c in self.failed]
 
     def text(self) -> str:
         """The feedback as plain text."""
         if self.ok:
             return f"✓ {self.title}: right. {self.praise}"
-        count = len(self.problems)
+        problems = self.problems
+        count = len(problems)
         lines = [f"✗ {self.title}: not yet, {count} thing{'s' if count > 1 else ''} to fix"]
-        lines += [f"  {n}. {problem}" for n, problem in enumerate(self.problems, 1)]
+        lines += [f"  {n}. {problem}" for n, problem in enumerate(problems, 1)]
         return "\n".join(lines)
+
+    __str__ = text
 
     def __repr__(self) -> str:
         return self.text()
@@ -69,12 +86,17 @@ class Feedback:
         return f"<p>✗ <b>{escape(self.title)}: not yet.</b></p><ol>{items}</ol>"
 
 
+def failed(name: str, note: str, *, expected: str = "", received: str = "") -> Check:
+    """A failed row of an exercise: the part, the sentence to show, and both values when known."""
+    return Check(name, expected, received, False, note=note)
+
+
 def _guarded(title: str, check: Callable[[], Feedback]) -> Feedback:
     """Run a check; an unexpected answer shape becomes a sentence, never a traceback."""
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 - the reader's answer may be anything; say so in words
-        return Feedback(title, [f"the answer could not be read ({type(exc).__name__}: {exc})"], "")
+        return Feedback.unreadable(title, f"the answer could not be read ({type(exc).__name__}: {exc})")
 
 
 def _shown(value: Any) -> str:
@@ -104,57 +126,87 @@ def _kind_of_token(value: Any) -> str | None:
 
 
 class _Form:
-    """A reader's form and the problems found in it, one per field."""
+    """A reader's form and the checks of it: a row per field, failed rows noting what to fix."""
 
     def __init__(self, form: Any, what: str) -> None:
         self.form = form
         self.what = what
-        self.problems: list[str] = []
+        self.rows: list[Check] = []
+        self.expected: dict[str, str] = {}
+
+    @property
+    def problems(self) -> list[str]:
+        return [row.note for row in self.rows if not row.passed]
+
+    def fail(self, name: str, note: str, *, received: Any = None) -> None:
+        """Add a failed row for `name` (the field, or what the note is about)."""
+        shown = "(missing)" if received is None else _shown(received)
+        self.rows.append(failed(name, note, expected=self.expected.get(name, ""), received=shown))
 
     def usable(self) -> bool:
         if isinstance(self.form, Mapping):
             return True
-        self.problems.append(
+        self.fail(
+            "form",
             f"{self.what} is {type(self.form).__name__} {_shown(self.form)}, expected a dict of form fields "
-            '({"grant_type": ..., ...})'
+            '({"grant_type": ..., ...})',
+            received=self.form,
         )
         return False
 
     def value(self, name: str, expected_text: str) -> tuple[bool, Any]:
         """Return (present, value); note a missing or blank field."""
+        self.expected[name] = expected_text
         if name not in self.form:
-            self.problems.append(f'"{name}" is missing: expected {expected_text}')
+            self.fail(name, f'"{name}" is missing: expected {expected_text}')
             return False, None
         value = self.form[name]
         if value is BLANK or value is None or value == "":
-            self.problems.append(f'"{name}" is not filled in yet: expected {expected_text}')
+            self.fail(name, f'"{name}" is not filled in yet: expected {expected_text}', received=value)
             return False, None
         if not isinstance(value, str):
             if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-                self.problems.append(
+                self.fail(
+                    name,
                     f'"{name}" is a {type(value).__name__} {_shown(value)}: a form field is one string '
-                    f'(several values separated by spaces: "{" ".join(value)}")'
+                    f'(several values separated by spaces: "{" ".join(value)}")',
+                    received=value,
                 )
             else:
-                self.problems.append(f'"{name}" is {_shown(value)}, expected a string: {expected_text}')
+                self.fail(
+                    name, f'"{name}" is {_shown(value)}, expected a string: {expected_text}', received=value
+                )
             return False, None
         return True, value
 
     def wrong(self, name: str, value: Any, message: str) -> None:
-        self.problems.append(f'"{name}" is {_shown(value)}: {message}')
+        self.fail(name, f'"{name}" is {_shown(value)}: {message}', received=value)
 
     def extras(self, allowed: set[str], reasons: Mapping[str, str]) -> None:
         for name in self.form:
             if name in allowed:
                 continue
+            self.expected[name] = "absent"
             if name in CLIENT_AUTH_FIELDS:
-                self.problems.append(
+                self.fail(
+                    name,
                     f'"{name}" does not belong in your form: kit.token_request adds client authentication '
-                    "(a fresh client assertion for the URL it posts to) when it sends"
+                    "(a fresh client assertion for the URL it posts to) when it sends",
+                    received=self.form[name],
                 )
             else:
                 reason = reasons.get(name, f"it is not a parameter of {self.what}")
-                self.problems.append(f'"{name}" should not be there: {reason}')
+                self.fail(name, f'"{name}" should not be there: {reason}', received=self.form[name])
+
+    def feedback(self, title: str, praise: str) -> Feedback:
+        """The rows (each field checked and right becomes a passed row after the failed ones)."""
+        wrong = {row.name for row in self.rows}
+        right = [
+            Check(name, expected, _shown(self.form[name]), True)
+            for name, expected in self.expected.items()
+            if name not in wrong and isinstance(self.form, Mapping) and name in self.form
+        ]
+        return Feedback(title, [*self.rows, *right], praise)
 
 
 def _grant(f: _Form, expected: str, others: Mapping[str, str], rule: str) -> None:
@@ -222,9 +274,11 @@ def check_code_exchange_form(form: Any, *, request: Any, callback: Any) -> Feedb
                         "the verifier, the secret you kept (auth.pkce.verifier, RFC 7636 §4.5)",
                     )
                 else:
-                    f.problems.append(
+                    f.fail(
+                        "code_verifier",
                         '"code_verifier" is not the verifier of this sign-in: expected auth.pkce.verifier '
-                        "(RFC 7636 §4.5)"
+                        "(RFC 7636 §4.5)",
+                        received="(another value)",  # a secret: described, never shown
                     )
             f.extras(
                 {"grant_type", "code", "redirect_uri", "code_verifier"},
@@ -238,9 +292,8 @@ def check_code_exchange_form(form: Any, *, request: Any, callback: Any) -> Feedb
                     "response_type": "it belongs to /authorize",
                 },
             )
-        return Feedback(
+        return f.feedback(
             title,
-            f.problems,
             "grant_type, the code, the same redirect_uri and the PKCE verifier: the helper adds the client "
             "assertion.",
         )
@@ -259,7 +312,7 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
     def check() -> Feedback:
         f = _Form(form, "the token exchange form")
         if not f.usable():
-            return Feedback(title, f.problems, "")
+            return f.feedback(title, "")
         _grant(
             f,
             GRANT_TOKEN_EXCHANGE,
@@ -279,31 +332,18 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
                 (hint + "; " if hint else "") + f'expected "{TOKEN_TYPE_ID_JAG}" (ID-JAG -04 §4.3: REQUIRED)',
             )
         present, aud = f.value("audience", f'the target server\'s issuer "{audience}"')
-        if present and aud != audience:
-            if aud == audience + "/v1/token" or aud.endswith("/v1/token"):
-                why = "that is a token URL; the audience is the target server's issuer"
-            elif aud.rstrip("/") == audience:
-                why = "one trailing slash too many: issuers compare as exact strings"
-            elif aud.startswith("api://"):
-                why = (
-                    "that is the API's audience (the access token's aud); here it is the authorization server"
-                )
-            elif aud == settings.org_issuer:
-                why = (
-                    "that is the org server you are sending the request to; audience names the target server"
-                )
-            else:
-                why = "it is not the target server's issuer"
+        why = audience_mistake(aud, audience=audience, org_issuer=settings.org_issuer) if present else None
+        if why:
             f.wrong("audience", aud, f'{why}: expected "{audience}" (ID-JAG -04 §4.3, RFC 8693 §2.1)')
         present, scope = f.value("scope", 'the target server\'s custom scopes, e.g. "todo.read"')
         if present:
-            oidc = [s for s in scope.split() if s in OIDC_SCOPES]
+            oidc = oidc_scopes(scope)
             if oidc:
                 f.wrong(
                     "scope",
                     scope,
                     f"Okta refuses {', '.join(oidc)} in a token exchange "
-                    "(openid_not_allowed_token_exchange): "
+                    f"({OKTA_OIDC_SCOPE_REASON}): "
                     f'ask only for custom scopes, e.g. "{settings.agent_scope or "todo.read"}"',
                 )
         present, subject = f.value("subject_token", "the user's ID token from notebook 01 (id_token.value)")
@@ -337,9 +377,8 @@ def check_token_exchange_form(form: Any, *, settings: Any, id_token: str) -> Fee
                 "actor_token": "the agent authenticates with its client assertion, not an actor token here",
             },
         )
-        return Feedback(
+        return f.feedback(
             title,
-            f.problems,
             "The ID token as subject, an ID-JAG requested for the target server's issuer, "
             "custom scopes only.",
         )
@@ -357,7 +396,7 @@ def check_jwt_bearer_form(form: Any, *, id_jag: str) -> Feedback:
     def check() -> Feedback:
         f = _Form(form, "the JWT bearer form")
         if not f.usable():
-            return Feedback(title, f.problems, "")
+            return f.feedback(title, "")
         _grant(
             f,
             GRANT_JWT_BEARER,
@@ -369,8 +408,11 @@ def check_jwt_bearer_form(form: Any, *, id_jag: str) -> Feedback:
             "RFC 7523 §2.1",
         )
         if "assertion" not in f.form and "subject_token" in f.form:
-            f.problems.append(
-                '"subject_token" should be "assertion": RFC 7523 §2.1 names the parameter assertion'
+            f.expected["assertion"] = "the ID-JAG from notebook 02 (id_jag.value)"
+            f.fail(
+                "assertion",
+                '"subject_token" should be "assertion": RFC 7523 §2.1 names the parameter assertion',
+                received='(sent as "subject_token")',
             )
         else:
             present, assertion = f.value("assertion", "the ID-JAG from notebook 02 (id_jag.value)")
@@ -389,12 +431,20 @@ def check_jwt_bearer_form(form: Any, *, id_jag: str) -> Feedback:
                 "audience": "the ID-JAG's aud already names this server",
             },
         )
-        return Feedback(title, f.problems, "The JWT bearer grant with the ID-JAG as assertion and no scope.")
+        return f.feedback(title, "The JWT bearer grant with the ID-JAG as assertion and no scope.")
 
     return _guarded(title, check)
 
 
 # --- 04: the Authorization header -------------------------------------------------------------------
+
+
+def _header_feedback(title: str, problems: list[str], praise: str) -> Feedback:
+    """The Authorization header's rows: one failed row per problem, or one passed row."""
+    expected = "Bearer <the access token from notebook 03>"
+    if problems:
+        return Feedback(title, [failed("Authorization", p, expected=expected) for p in problems], praise)
+    return Feedback(title, [Check("Authorization", expected, "Bearer <the access token>", True)], praise)
 
 
 def check_bearer_header(headers: Any, *, access_token: str) -> Feedback:
@@ -408,7 +458,7 @@ def check_bearer_header(headers: Any, *, access_token: str) -> Feedback:
                 f"the headers are {type(headers).__name__} {_shown(headers)}, expected a dict like "
                 '{"Authorization": "Bearer <access token>"}'
             )
-            return Feedback(title, problems, "")
+            return _header_feedback(title, problems, "")
         names = {str(k).lower(): k for k in headers}
         if "authorization" not in names:
             near = [
@@ -420,14 +470,14 @@ def check_bearer_header(headers: Any, *, access_token: str) -> Feedback:
                 problems.append(
                     'there is no "Authorization" header: RFC 6750 §2.1 sends "Bearer <access token>"'
                 )
-            return Feedback(title, problems, "")
+            return _header_feedback(title, problems, "")
         value = headers[names["authorization"]]
         if value is BLANK or value in (None, ""):
             problems.append('"Authorization" is not filled in yet: expected "Bearer " and the access token')
-            return Feedback(title, problems, "")
+            return _header_feedback(title, problems, "")
         if not isinstance(value, str):
             problems.append(f'"Authorization" is {_shown(value)}, expected a string: "Bearer <access token>"')
-            return Feedback(title, problems, "")
+            return _header_feedback(title, problems, "")
         scheme, _, credentials = value.strip().partition(" ")
         if looks_like_jwt(scheme) and not credentials:
             scheme, credentials = "", scheme
@@ -451,7 +501,7 @@ def check_bearer_header(headers: Any, *, access_token: str) -> Feedback:
             problems.append(f"the token is {_shown(token)}: {what}expected the access token from notebook 03")
         elif not token and not problems:
             problems.append('there is no token after "Bearer ": expected the access token from notebook 03')
-        return Feedback(
+        return _header_feedback(
             title, problems, 'The access token as a bearer token: "Authorization: Bearer <token>".'
         )
 

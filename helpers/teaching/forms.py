@@ -24,12 +24,11 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..constants import OIDC_SCOPES, SUBJECT_TOKEN_TYPES
+from ..constants import SUBJECT_TOKEN_TYPES
 from ..core.config import (
     DEFAULTS,
     ENV_VARS,
     Settings,
-    describe,
     is_loopback_host,
     load_settings,
     save_settings,
@@ -38,6 +37,8 @@ from ..core.config import (
 from ..core.discovery import fetch_metadata
 from ..core.errors import ConfigError, KitError, SignInError, TLSError, UnreachableError
 from ..core.keys import SUPPORTED_ALGS
+from ..core.rules import oidc_scopes
+from .display import describe
 
 SANDBOX = "Sandbox (local, offline)"
 OKTA = "Okta org"
@@ -520,7 +521,7 @@ class AudienceForm:
             self.loaded_from = None
             say(self.status, f"Could not load scopes ({exc}); type them in Other scopes.")
             return []
-        public = [s for s in metadata.scopes_supported if s not in OIDC_SCOPES]
+        public = [s for s in metadata.scopes_supported if not oidc_scopes([s])]
         self.scope_list.options = public
         self.scope_list.value = tuple(s for s in public if s in wanted)
         self.manual_box.value = " ".join(s for s in wanted if s not in public)

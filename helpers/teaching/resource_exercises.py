@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..constants import ID_JAG_JWT_TYP
+from ..core.checks import Check
 from ..resource_server import Refusal
 from .exercises import Feedback, _guarded
 
@@ -43,27 +44,35 @@ def _run(
     praise: str,
 ) -> Feedback:
     def check() -> Feedback:
-        problems: list[str] = []
         if not callable(function):
-            return Feedback(title, [f"{function!r} is not a function: define it with def"], "")
+            return Feedback.unreadable(title, f"{function!r} is not a function: define it with def")
+        rows: list[Check] = []
         for what, args in accept:
             outcome, detail = _try(function, *args)
+            received = f"{outcome} ({detail})" if detail else outcome
             if outcome == "refused":
-                problems.append(f"{what} was refused ({detail}), expected it to pass")
+                note = f"{what} was refused ({detail}), expected it to pass"
             elif outcome == "crashed":
-                problems.append(f"{what} raised {detail}, expected it to pass")
+                note = f"{what} raised {detail}, expected it to pass"
+            else:
+                note = ""
+            rows.append(Check(what, "accepted", received, not note, note=note))
         for what, args, rule in refuse:
             outcome, detail = _try(function, *args)
+            received = f"{outcome} ({detail})" if detail else outcome
             if outcome == "accepted":
-                problems.append(f'{what} was accepted, expected Refusal("invalid_grant", …) ({rule})')
+                note = f'{what} was accepted, expected Refusal("invalid_grant", …) ({rule})'
             elif outcome == "crashed":
-                problems.append(
+                note = (
                     f'{what} raised {detail}: refuse it with Refusal("invalid_grant", …), so the client '
                     f"gets an OAuth error and not a 500 ({rule})"
                 )
             elif detail != "invalid_grant":
-                problems.append(f'{what} was refused with "{detail}", expected "invalid_grant" ({rule})')
-        return Feedback(title, problems, praise)
+                note = f'{what} was refused with "{detail}", expected "invalid_grant" ({rule})'
+            else:
+                note = ""
+            rows.append(Check(what, "refused (invalid_grant)", received, not note, rule, note=note))
+        return Feedback(title, rows, praise)
 
     return _guarded(title, check)
 

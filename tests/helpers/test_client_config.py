@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.core.config import describe, kit_home, load_settings, save_settings
+from helpers.core.config import kit_home, load_settings, save_settings
 from helpers.core.errors import ConfigError
+from helpers.teaching.display import describe
 
 ENV_TEXT = """# The kit's settings (a comment the save must keep)
 OKTA_ORG_URL=http://127.0.0.1:8400

@@ -329,7 +329,7 @@ def test_nothing_here_imports_the_sandbox_from_the_helpers():
 
 
 def test_every_display_object_renders_text_and_html_without_a_whole_token(kit):
-    from helpers.core.config import describe
+    from helpers.teaching.display import describe
 
     kit.session.forget()
     s = kit.settings

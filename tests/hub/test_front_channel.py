@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from helpers.core.config import load_settings, resolve_browser_base_url
+from helpers.core.config import load_settings
 from helpers.core.errors import ConfigError
+from helpers.core.jupyterhub import resolve_browser_base_url
 from helpers.core.transport import KitHTTP
 from helpers.sandbox_client.headless_signin import sign_in_headless
 from helpers.signin import new_authorization_request, parse_callback

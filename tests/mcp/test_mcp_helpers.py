@@ -156,7 +156,7 @@ def test_every_mcp_troubleshooting_case_answers_as_documented_and_a_drift_is_cau
         reports = [bench.run(case.key) for case in mcp_troubleshooting.MCP_CASES]
         assert all(report.ok for report in reports)
         assert [r.case.label for r in reports][0] == "MCP case 1 (mcp_resource_trailing_slash)"
-        assert {r.checks[-1][0] for r in reports} == {"event reason"}
+        assert {r.checks.checks[-1].name for r in reports} == {"event reason"}
         drifted = dataclasses.replace(
             mcp_troubleshooting.MCP_CASES[0],
             expected=dataclasses.replace(mcp_troubleshooting.MCP_CASES[0].expected, status=401),

@@ -32,6 +32,7 @@ from helpers.core.transport import KitHTTP
 from helpers.kit import Kit
 from helpers.sandbox_client.local_sandbox import ensure_local_sandbox
 from helpers.signin import check_id_token, code_exchange_form, new_authorization_request, parse_callback
+from helpers.teaching.display import describe
 from sandbox import tls
 from sandbox.testing import RunningSandbox
 
@@ -227,7 +228,7 @@ def test_a_relative_kit_ca_bundle_is_read_from_the_kit_home(okta_home: Path, tls
     assert "KIT_CA_BUNDLE=certs/proxy-ca.pem" in (okta_home / ".env").read_text().splitlines()
     settings = load_settings()
     assert settings.ca_bundle == okta_home / "certs" / "proxy-ca.pem"
-    assert "KIT_CA_BUNDLE" not in str(settings.describe())  # kept out of the table the notebooks print
+    assert "KIT_CA_BUNDLE" not in str(describe(settings))  # kept out of the table the notebooks print
     assert Kit.open("okta_mode").org_metadata()["issuer"] == tls_sb.url
 
 

@@ -305,7 +305,7 @@ def test_the_hand_off_check_fails_when_a_kept_value_would_cross(kit: Kit) -> Non
 
 def test_the_exchange_without_a_delegation_link_shows_the_answer_and_the_reason(kit: Kit) -> None:
     refusal = OriginApp(kit).without_delegation_link()
-    assert [(name, ok) for name, _, _, ok in refusal.checks] == [
+    assert [(c.name, c.passed) for c in refusal.checks] == [
         ("status", True),
         ("error", True),
         ("error_description", True),

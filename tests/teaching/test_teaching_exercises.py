@@ -292,6 +292,22 @@ def test_the_right_token_exchange_form_passes():
     assert feedback.ok, feedback.text()
 
 
+def test_an_exercise_result_is_a_checklist_with_a_row_per_field():
+    from helpers.core.checks import Checklist
+
+    right = exercises.check_token_exchange_form(EXCHANGE_FORM, settings=SETTINGS, id_token=ID_TOKEN)
+    assert isinstance(right, Checklist) and right.ok and not right.failed
+    assert {c.name for c in right} == set(EXCHANGE_FORM) - {"resource"}
+    assert right["audience"].expected == f'the target server\'s issuer "{SETTINGS.audience}"'
+    wrong = exercises.check_token_exchange_form(
+        {**EXCHANGE_FORM, "audience": SETTINGS.audience + "/"}, settings=SETTINGS, id_token=ID_TOKEN
+    )
+    (row,) = wrong.failed
+    assert (row.name, row.received, row.passed) == ("audience", f'"{SETTINGS.audience}/"', False)
+    assert row.note == wrong.problems[0] and "one trailing slash too many" in row.note
+    assert wrong.summary() == f"Token exchange form: {len(wrong) - 1} of {len(wrong)} passed"
+
+
 def test_a_missing_requested_token_type_is_named():
     form = {k: v for k, v in EXCHANGE_FORM.items() if k != "requested_token_type"}
     feedback = exercises.check_token_exchange_form(form, settings=SETTINGS, id_token=ID_TOKEN)

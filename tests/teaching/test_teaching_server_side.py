@@ -13,10 +13,11 @@ import pytest
 import requests
 
 from helpers import system_log
-from helpers.core.config import API_TOKEN_VAR, describe, load_settings, save_settings
+from helpers.core.config import API_TOKEN_VAR, load_settings, save_settings
 from helpers.core.errors import OAuthError
 from helpers.core.transport import Exchange, KitHTTP, redact_header
 from helpers.kit import Kit
+from helpers.teaching.display import describe
 from helpers.teaching.troubleshooting import Workbench
 
 OKTA_HELP = "Okta: an API token of your org"

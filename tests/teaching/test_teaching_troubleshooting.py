@@ -4,6 +4,7 @@ catalog, drift fails loudly, sandbox-only cases say so elsewhere, and the README
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import json
 import re
@@ -15,7 +16,7 @@ import pytest
 from helpers import troubleshooting
 from helpers.core.config import settings_from_values
 from helpers.teaching.troubleshooting import CASES, Workbench
-from helpers.teaching.troubleshooting.workbench import CaseDriftError, CaseReport
+from helpers.teaching.troubleshooting.workbench import CaseDriftError, CaseReport, FieldChange
 from sandbox.errors import lookup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,9 @@ def test_each_cases_expected_answer_is_the_one_in_oktas_catalog(case):
 def test_each_case_answers_as_documented_against_the_sandbox(kit, case):
     report = Workbench(kit).run(case.key)
     assert report.ok
-    assert [c[0] for c in report.checks] == ["status", "error", "error_description", "event reason"]
+    assert [c.name for c in report.checks] == ["status", "error", "error_description", "event reason"]
+    assert all(c.passed and c.expected == c.received for c in report.checks if c.name != "event reason")
+    assert all(c.reference for c in report.checks)
     assert report.side is not None and case.expected.reason in report.side.reasons
     text = report.text()
     for part in ("What we change:", "Response: HTTP", "Server's side:", "Cause:", "Fix:", "Check:"):
@@ -121,16 +124,100 @@ def test_against_okta_the_sandbox_only_cases_say_so_and_send_nothing(tmp_path):
 # --- The notebook and the README ---------------------------------------------------------------------
 
 
-def test_the_notebook_runs_every_case_once_in_order():
+def case_cells() -> dict[str, str]:
+    """Notebook 05's case cells by key: each ends with `bench.report("<key>", attempt)`."""
     notebook = json.loads(NOTEBOOK.read_text())
-    runs = [
-        m.group(1)
-        for cell in notebook["cells"]
-        if cell["cell_type"] == "code"
-        for m in [re.fullmatch(r'bench\.run\("([a-z_]+)"\)', "".join(cell["source"]).strip())]
-        if m
-    ]
-    assert runs == [c.key for c in CASES]
+    cells = {}
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"]).strip()
+        last = source.splitlines()[-1] if source else ""
+        m = re.fullmatch(r'bench\.report\("([a-z_]+)", attempt\)', last)
+        if cell["cell_type"] == "code" and m:
+            assert m.group(1) not in cells, f"{m.group(1)} is reported twice"
+            cells[m.group(1)] = source
+    return cells
+
+
+def test_the_notebook_runs_every_case_once_in_order():
+    assert list(case_cells()) == [c.key for c in CASES]
+
+
+def test_no_markdown_cell_shows_code_that_does_not_run():
+    notebook = json.loads(NOTEBOOK.read_text())
+    fenced = ["".join(c["source"])[:60] for c in notebook["cells"] if "```" in "".join(c["source"])]
+    assert fenced == []
+
+
+def _sanitized(text: str) -> str:
+    """Mask what differs on every run, as nbval does for the stored outputs (tests/nbval_sanitize.cfg)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "tests" / "nbval_sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.key)
+def test_each_cell_sends_what_its_case_in_the_table_sends(kit, case):
+    bench = Workbench(kit)
+    namespace = {"bench": bench}
+    exec(case_cells()[case.key], namespace)  # the cell as the notebook runs it (its report checks the answer)
+    cell, table = namespace["attempt"], bench.run(case.key).attempt
+    assert cell is not None and table is not None
+    assert (cell.exchange.method, cell.exchange.url) == (table.exchange.method, table.exchange.url)
+    assert cell.changed, f"{case.key}: the report names no change"
+    assert _sanitized(repr(cell.changed)) == _sanitized(repr(table.changed))
+    assert (cell.status, cell.error, cell.error_description) == (
+        table.status,
+        table.error,
+        table.error_description,
+    )
+
+
+def test_against_okta_the_sandbox_only_cells_send_nothing(tmp_path):
+    settings = settings_from_values({"OKTA_ORG_URL": "https://example.okta.com"}, home=tmp_path)
+    sent = []
+    stub_kit = SimpleNamespace(
+        settings=settings, http=SimpleNamespace(request=lambda *a, **k: sent.append(a))
+    )
+    cells = case_cells()
+    only = [c for c in CASES if c.sandbox_only]
+    assert len(only) == 6
+    for case in only:
+        namespace = {"bench": Workbench(stub_kit)}
+        exec(cells[case.key].replace("bench.report(", "report = bench.report("), namespace)
+        report = namespace["report"]
+        assert report.skipped == case.sandbox_only and namespace["attempt"] is None
+    assert sent == []
+
+
+def test_the_cases_that_change_form_fields_hold_them_as_data():
+    changes = {c.key: (c.run.request, dict(c.run.fields)) for c in CASES if isinstance(c.run, FieldChange)}
+    assert changes == {
+        "openid_in_exchange_scopes": ("exchange", {"scope": "openid {agent_scope}"}),
+        "audience_is_token_url": ("exchange", {"audience": "{audience}/v1/token"}),
+        "audience_trailing_slash": ("exchange", {"audience": "{audience}/"}),
+        "scope_in_jwt_bearer": ("bearer", {"scope": "{agent_scope}"}),
+    }
+
+
+def test_a_cell_that_changes_another_field_than_its_case_fails(kit):
+    bench = Workbench(kit)
+    token_url = bench.send_exchange(bench.exchange_form(audience=kit.settings.audience + "/v1/token"))
+    assert token_url.status == 400  # the same answer as the trailing slash: only the change tells them apart
+    with pytest.raises(CaseDriftError) as raised:
+        bench.report("audience_trailing_slash", token_url)
+    message = str(raised.value)
+    assert message.startswith("Case 10 (audience_trailing_slash): the request sent another change")
+    assert f'audience is "{kit.settings.audience}/v1/token", expected "{kit.settings.audience}/"' in message
+
+
+def test_a_correct_request_that_fails_stops_a_replay_case(kit):
+    bench = Workbench(kit)
+    wrong = bench.send_exchange(bench.exchange_form(scope="openid"))
+    with pytest.raises(CaseDriftError, match="the correct request answered HTTP 400 invalid_scope"):
+        wrong.expect(200)
+    assert bench.send_exchange(bench.exchange_form()).expect(200).status == 200
 
 
 def test_the_stored_notebook_shows_every_case_passing():

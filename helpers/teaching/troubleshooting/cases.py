@@ -1,4 +1,9 @@
-"""The cases of notebook 05 as data (`CASES`), their one-change functions, the summary and the index.
+"""The cases of notebook 05 as data (`CASES`), the requests they send, the summary and the index.
+
+Each case's `run` is what its cell in the notebook writes, with the same bench primitives
+(`workbench.CaseBench`). A case whose change is form fields holds them as data (`FieldChange`): the
+three token exchanges and the JWT bearer request that differ from a working one in one field are one
+runner (`CaseBench.send_changed`) and their field overrides.
 
 `CASES` is the one source of the notebook, the summary table (`summary()`, `summary_markdown()`) and the
 troubleshooting page's table (a test keeps docs/troubleshooting.md in step).
@@ -6,216 +11,84 @@ troubleshooting page's table (a test keeps docs/troubleshooting.md in step).
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 from ...constants import TOKEN_TYPE_ACCESS_TOKEN
-from ...core.client_assertion import ClientAssertionSigner
-from ...core.jwts import decode_unverified
-from ...core.keys import agent_key_from_private, generate_private_key
-from ...jwt_bearer import jwt_bearer_form
-from ...sandbox_client.ids import EXPIRED_ID_TOKEN_CLIENT, OTHER_SERVER_SCOPE, PUBLIC_SPA
-from .workbench import Attempt, Case, CaseBench, Expected, Index, Summary, numbered
+from ...sandbox_client.ids import EXPIRED_ID_TOKEN_CLIENT, OTHER_SERVER, OTHER_SERVER_SCOPE, PUBLIC_SPA
+from .workbench import Attempt, Case, CaseBench, Expected, FieldChange, Index, Summary, numbered
 from .workbench import summary_rows as engine_summary_rows
 
-# --- The cases ------------------------------------------------------------------------------------------
+# --- The requests: each is its notebook cell, the one change marked ---------------------------------------
 
 
-def _assertion_aud_issuer(b: Workbench) -> Attempt:
-    url = b.settings.org_token_url
-    claims = b.kit.signer.claims_for(url)
-    claims["aud"] = b.settings.org_issuer  # the one change
-    return b.send(
-        url,
-        b.exchange_form(),
-        assertion=b.kit.signer.sign(claims),
-        changed=[("client_assertion aud", claims["aud"])],
-        label="Case: assertion aud is the issuer",
+def _assertion_aud_issuer(bench: Workbench) -> Attempt:
+    assertion = bench.assertion(aud=bench.settings.org_issuer)  # the one change: the issuer
+    return bench.send_exchange(bench.exchange_form(), assertion=assertion)
+
+
+def _assertion_sent_twice(bench: Workbench) -> Attempt:
+    assertion = bench.assertion()
+    bench.send_exchange(bench.exchange_form(), assertion=assertion).expect(200)
+    return bench.send_exchange(bench.exchange_form(), assertion=assertion)  # the one change: again
+
+
+def _assertion_expired(bench: Workbench) -> Attempt:
+    assertion = bench.assertion(issued_at=time.time() - 600)  # the one change: signed 10 minutes ago
+    return bench.send_exchange(bench.exchange_form(), assertion=assertion)
+
+
+def _assertion_unknown_kid(bench: Workbench) -> Attempt:
+    assertion = bench.assertion(key=bench.new_key())  # the one change: a key nobody registered
+    return bench.send_exchange(bench.exchange_form(), assertion=assertion)
+
+
+def _subject_access_token(bench: Workbench) -> Attempt:
+    form = bench.exchange_form(
+        subject_token=bench.access_token(),  # the one change: an access token as the subject,
+        subject_token_type=TOKEN_TYPE_ACCESS_TOKEN,  # and its type says so
     )
+    return bench.send_exchange(form)
 
 
-def _assertion_replayed(b: Workbench) -> Attempt:
-    url = b.settings.org_token_url
-    assertion = b.kit.signer.assertion_for(url)
-    first = b.send(
-        url, b.exchange_form(), assertion=assertion, changed=[], label="Case: assertion, first use"
-    )
-    b.first_must_work(first, "the same assertion twice")
-    return b.send(
-        url,
-        b.exchange_form(),
-        assertion=assertion,  # the one change: the assertion of the request before
-        changed=[("client_assertion", "the same one as the request before (same jti)")],
-        label="Case: assertion, second use",
-    )
+def _expired_id_token(bench: Workbench) -> Attempt:
+    tokens = bench.sign_in_as(EXPIRED_ID_TOKEN_CLIENT)
+    form = bench.exchange_form(subject_token=tokens["id_token"])  # the one change: an expired ID token
+    return bench.send_exchange(form, client=EXPIRED_ID_TOKEN_CLIENT)
 
 
-def _assertion_expired(b: Workbench) -> Attempt:
-    url = b.settings.org_token_url
-    claims = b.kit.signer.claims_for(url, issued_at=int(time.time()) - 600)  # the one change
-    return b.send(
-        url,
-        b.exchange_form(),
-        assertion=b.kit.signer.sign(claims),
-        changed=[("client_assertion iat / exp", "10 min ago / 8 min ago")],
-        label="Case: expired assertion",
-    )
+def _id_token_other_client(bench: Workbench) -> Attempt:
+    tokens = bench.sign_in_as(PUBLIC_SPA, public=True)
+    form = bench.exchange_form(subject_token=tokens["id_token"])  # the one change: another app's ID token
+    return bench.send_exchange(form)
 
 
-def _assertion_unknown_kid(b: Workbench) -> Attempt:
-    url = b.settings.org_token_url
-    stranger = agent_key_from_private(generate_private_key(b.settings.agent_key_alg))  # the one change
-    signer = ClientAssertionSigner(b.settings.agent_client_id, stranger)
-    return b.send(
-        url,
-        b.exchange_form(),
-        signer=signer,
-        changed=[("client_assertion kid", f"{stranger.kid} (a key nobody registered)")],
-        label="Case: assertion signed with an unknown key",
-    )
+def _id_jag_redeemed_twice(bench: Workbench) -> Attempt:
+    id_jag = bench.id_jag()
+    bench.send_bearer(bench.bearer_form(id_jag)).expect(200)
+    return bench.send_bearer(bench.bearer_form(id_jag))  # the one change: the same ID-JAG again
 
 
-def _subject_access_token(b: Workbench) -> Attempt:
-    access_token = b.access_token()
-    form = b.exchange_form(subject_token=access_token, subject_token_type=TOKEN_TYPE_ACCESS_TOKEN)
-    return b.send(
-        b.settings.org_token_url,
-        form,
-        changed=[
-            ("subject_token", "an access token (from the JWT bearer grant)"),
-            ("subject_token_type", TOKEN_TYPE_ACCESS_TOKEN),
-        ],
-        label="Case: access token as subject",
-    )
+def _id_jag_wrong_server(bench: Workbench) -> Attempt:
+    reports = f"{bench.settings.org_url}/oauth2/{OTHER_SERVER}"
+    id_jag = bench.id_jag()
+    return bench.send_bearer(bench.bearer_form(id_jag), at=reports)  # the one change: redeemed there
 
 
-def _expired_id_token(b: Workbench) -> Attempt:
-    tokens = b.sign_in_as(EXPIRED_ID_TOKEN_CLIENT)
-    signer = ClientAssertionSigner(EXPIRED_ID_TOKEN_CLIENT, b.kit.key)
-    form = b.exchange_form(subject_token=tokens["id_token"])
-    exp = decode_unverified(tokens["id_token"])[1].get("exp")
-    return b.send(
-        b.settings.org_token_url,
-        form,
-        signer=signer,
-        changed=[
-            ("client", f"{EXPIRED_ID_TOKEN_CLIENT} (its ID tokens are issued expired)"),
-            ("subject_token exp", f"{exp} (an hour before it was issued)"),
-        ],
-        label="Case: expired ID token",
-    )
+def _no_policy_rule(bench: Workbench) -> Attempt:
+    reports = f"{bench.settings.org_url}/oauth2/{OTHER_SERVER}"
+    id_jag = bench.id_jag(audience=reports, scope=OTHER_SERVER_SCOPE)
+    return bench.send_bearer(bench.bearer_form(id_jag), at=reports)  # the one change: a server with no rule
 
 
-def _id_token_other_client(b: Workbench) -> Attempt:
-    tokens = b.sign_in_as(PUBLIC_SPA, public=True)
-    aud = decode_unverified(tokens["id_token"])[1].get("aud")
-    return b.send(
-        b.settings.org_token_url,
-        b.exchange_form(subject_token=tokens["id_token"]),
-        changed=[("subject_token aud", f"{aud} (another app), not {b.settings.agent_client_id}")],
-        label="Case: ID token of another client",
-    )
+def _api_call_without_scope(bench: Workbench) -> Attempt:
+    token = bench.access_token(scope="todo.read")  # the one change: todo.read only
+    return bench.call_api(token, method="POST", json={"title": "Water the plants"})
 
 
-def _openid_in_scope(b: Workbench) -> Attempt:
-    scope = "openid " + b.settings.agent_scope
-    return b.send(
-        b.settings.org_token_url,
-        b.exchange_form(scope=scope),
-        changed=[("scope", scope)],
-        label="Case: openid in the exchange scopes",
-    )
-
-
-def _audience_token_url(b: Workbench) -> Attempt:
-    audience = b.settings.audience + "/v1/token"
-    return b.send(
-        b.settings.org_token_url,
-        b.exchange_form(audience=audience),
-        changed=[("audience", audience)],
-        label="Case: audience is the token URL",
-    )
-
-
-def _audience_trailing_slash(b: Workbench) -> Attempt:
-    audience = b.settings.audience + "/"
-    return b.send(
-        b.settings.org_token_url,
-        b.exchange_form(audience=audience),
-        changed=[("audience", audience)],
-        label="Case: audience with a trailing slash",
-    )
-
-
-def _id_jag_replayed(b: Workbench) -> Attempt:
-    id_jag = b.id_jag()
-    url = b.token_url_of(b.settings.audience)
-    first = b.send(url, jwt_bearer_form(id_jag), changed=[], label="Case: ID-JAG, first use")
-    b.first_must_work(first, "the same ID-JAG twice")
-    return b.send(
-        url,
-        jwt_bearer_form(id_jag),
-        changed=[("assertion", "the ID-JAG the request before redeemed (same jti)")],
-        label="Case: ID-JAG, second use",
-    )
-
-
-def _id_jag_wrong_server(b: Workbench) -> Attempt:
-    id_jag = b.id_jag()
-    other = b.places()["other_issuer"]
-    return b.send(
-        b.token_url_of(other),
-        jwt_bearer_form(id_jag),
-        changed=[("sent to", f"{other} (the ID-JAG's aud is {b.settings.audience})")],
-        label="Case: ID-JAG at the wrong server",
-    )
-
-
-def _scope_in_jwt_bearer(b: Workbench) -> Attempt:
-    form = jwt_bearer_form(b.id_jag())
-    form["scope"] = b.settings.agent_scope  # the one change
-    return b.send(
-        b.token_url_of(b.settings.audience),
-        form,
-        changed=[("scope", form["scope"])],
-        label="Case: scope in the JWT bearer request",
-    )
-
-
-def _no_policy_rule(b: Workbench) -> Attempt:
-    other = b.places()["other_issuer"]
-    id_jag = b.id_jag(audience=other, scope=OTHER_SERVER_SCOPE)
-    return b.send(
-        b.token_url_of(other),
-        jwt_bearer_form(id_jag),
-        changed=[("sent to", f"{other}, whose access policy has no rule for the agent")],
-        label="Case: no policy rule",
-    )
-
-
-def _api_missing_scope(b: Workbench) -> Attempt:
-    token = b.access_token(scope="todo.read")
-    return b.call(
-        token,
-        method="POST",
-        json={"title": "Water the plants"},
-        changed=[("access token scp", "todo.read (the route needs todo.write)")],
-        label="Case: API call without the scope",
-    )
-
-
-def _tampered_access_token(b: Workbench) -> Attempt:
-    token = b.access_token()
-    head, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["scp"] = sorted(set(claims.get("scp", [])) | {"todo.admin"})  # the one change
-    forged = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
-    return b.call(
-        f"{head}.{forged}.{signature}",
-        changed=[("access token scp", f"{' '.join(claims['scp'])} (edited; the signature is the original)")],
-        label="Case: tampered access token",
-    )
+def _tampered_access_token(bench: Workbench) -> Attempt:
+    token = bench.access_token()
+    scp = [*bench.claims(token)["scp"], "todo.admin"]  # the one change: a claim edited,
+    return bench.call_api(bench.forge(token, scp=scp))  # the header and the signature kept
 
 
 CLIENT_AUTH = "client authentication"
@@ -253,7 +126,7 @@ _CASES_TABLE = (
         ),
         "An assertion's jti makes it single use: the server remembers it until the assertion expires.",
         "Sign a fresh assertion (new jti) for every token request; never cache or reuse one.",
-        _assertion_replayed,
+        _assertion_sent_twice,
     ),
     Case(
         "assertion_expired",
@@ -348,7 +221,7 @@ _CASES_TABLE = (
         ),
         "OIDC scopes (openid, profile, email) belong to the sign-in; Okta refuses them in a token exchange.",
         "Ask only for the target server's custom scopes (AGENT_SCOPES, e.g. todo.read).",
-        _openid_in_scope,
+        FieldChange("exchange", {"scope": "openid {agent_scope}"}),
     ),
     Case(
         "audience_is_token_url",
@@ -363,7 +236,7 @@ _CASES_TABLE = (
         ),
         "The audience must be the target server's issuer exactly; its token URL is another string.",
         "Send audience = the issuer of the custom server's metadata, {org}/oauth2/{authServerId}.",
-        _audience_token_url,
+        FieldChange("exchange", {"audience": "{audience}/v1/token"}),
     ),
     Case(
         "audience_trailing_slash",
@@ -378,7 +251,7 @@ _CASES_TABLE = (
         ),
         "Issuers compare as exact strings: one trailing slash names another server.",
         "Copy the issuer from the server's metadata, with no trailing slash.",
-        _audience_trailing_slash,
+        FieldChange("exchange", {"audience": "{audience}/"}),
     ),
     Case(
         "id_jag_redeemed_twice",
@@ -390,7 +263,7 @@ _CASES_TABLE = (
         "until it expires. The draft alone (ID-JAG -04 §4.4.3) would let a client re-submit it.",
         "Get a new ID-JAG (notebook 02) for each JWT bearer request; keep the access token until it expires "
         "instead.",
-        _id_jag_replayed,
+        _id_jag_redeemed_twice,
     ),
     Case(
         "id_jag_wrong_server",
@@ -422,7 +295,7 @@ _CASES_TABLE = (
         ),
         "At Okta the scopes come from the ID-JAG; a scope parameter in the JWT bearer request is refused.",
         "Leave scope out of the JWT bearer request; ask for the scopes in the token exchange.",
-        _scope_in_jwt_bearer,
+        FieldChange("bearer", {"scope": "{agent_scope}"}),
     ),
     Case(
         "no_policy_rule",
@@ -456,7 +329,7 @@ _CASES_TABLE = (
         "The token is valid, but its scp lacks the scope this route needs.",
         "Ask for the scope in the token exchange (AGENT_SCOPES=todo.read todo.write) if the resource "
         "connection and the access policy allow it.",
-        _api_missing_scope,
+        _api_call_without_scope,
         sandbox_only="it calls the sandbox's demo API",
     ),
     Case(
