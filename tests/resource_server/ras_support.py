@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,6 @@ AGENT = "wlpSandboxAgent00001"
 OTHER_AGENT = "wlpOtherAgent0000002"
 OTHER_AGENT_SECRET = "other-agent-secret-0123456789abcdefABCD"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-
-def write_jwks(path: Path, agent: AgentKey) -> Path:
-    """Write the agent's public JWKS (what `make lab` registers with the sandbox)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"keys": [dict(agent.public_jwk)]}), encoding="utf-8")
-    return path
 
 
 def sandbox_overrides(jwks_file: Path) -> dict[str, Any]:
