@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mcp_support import ID_JAG_PROFILE, JWT_BEARER, McpSandbox
+from notebook_cases import NOTEBOOKS, case_cells, stored_texts
 from sandbox_flows import Signer, decode_unverified
 
 from helpers import mcp, mcp_troubleshooting
@@ -165,3 +166,46 @@ def test_every_mcp_troubleshooting_case_answers_as_documented_and_a_drift_is_cau
         with pytest.raises(mcp_troubleshooting.CaseDriftError, match='status is "400", expected "401"'):
             bench.run(drifted.key)
     assert len(mcp_troubleshooting.summary_rows()) == 6
+
+
+# --- Notebook 07's case cells -------------------------------------------------------------------------------
+
+NOTEBOOK_07 = NOTEBOOKS / "07_mcp_enterprise_managed_authorization.ipynb"
+
+
+def test_notebook_07_runs_every_mcp_case_once_in_order() -> None:
+    assert list(case_cells(NOTEBOOK_07)) == [c.key for c in mcp_troubleshooting.MCP_CASES]
+
+
+def test_each_mcp_case_cell_sends_what_its_case_in_the_table_sends() -> None:
+    from helpers import Kit
+    from tools.kitenv import throwaway_kit
+
+    cells = case_cells(NOTEBOOK_07)
+    with throwaway_kit():
+        kit = Kit.open("test_mcp_case_cells")
+        bench = mcp_troubleshooting.McpWorkbench(kit)
+        for case in mcp_troubleshooting.MCP_CASES:
+            namespace = {"bench": bench, "kit": kit, "server_url": bench.mcp.server_url}
+            exec(
+                cells[case.key], namespace
+            )  # the cell as the notebook runs it (its report checks the answer)
+            cell, table = namespace["attempt"], bench.run(case.key).attempt
+            assert cell is not None and table is not None, case.key
+            assert (cell.exchange.method, cell.exchange.url) == (table.exchange.method, table.exchange.url)
+            assert cell.changed, f"{case.key}: the report names no change"
+            assert cell.changed == table.changed, case.key
+            assert (cell.status, cell.error, cell.error_description) == (
+                table.status,
+                table.error,
+                table.error_description,
+            ), case.key
+
+
+def test_the_stored_notebook_07_shows_every_mcp_case_passing() -> None:
+    passed = [
+        t
+        for t in stored_texts(NOTEBOOK_07)
+        if t.startswith("MCP case ") and "Check: 4 of 4 as documented" in t
+    ]
+    assert len(passed) == len(mcp_troubleshooting.MCP_CASES)

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from notebook_cases import case_cells as notebook_case_cells
+from notebook_cases import stored_texts
 
 from helpers import troubleshooting
 from helpers.core.config import settings_from_values
@@ -126,16 +128,7 @@ def test_against_okta_the_sandbox_only_cases_say_so_and_send_nothing(tmp_path):
 
 def case_cells() -> dict[str, str]:
     """Notebook 05's case cells by key: each ends with `bench.report("<key>", attempt)`."""
-    notebook = json.loads(NOTEBOOK.read_text())
-    cells = {}
-    for cell in notebook["cells"]:
-        source = "".join(cell["source"]).strip()
-        last = source.splitlines()[-1] if source else ""
-        m = re.fullmatch(r'bench\.report\("([a-z_]+)", attempt\)', last)
-        if cell["cell_type"] == "code" and m:
-            assert m.group(1) not in cells, f"{m.group(1)} is reported twice"
-            cells[m.group(1)] = source
-    return cells
+    return notebook_case_cells(NOTEBOOK)
 
 
 def test_the_notebook_runs_every_case_once_in_order():
@@ -221,13 +214,9 @@ def test_a_correct_request_that_fails_stops_a_replay_case(kit):
 
 
 def test_the_stored_notebook_shows_every_case_passing():
-    notebook = json.loads(NOTEBOOK.read_text())
-    texts = [
-        "".join(o.get("data", {}).get("text/plain", ""))
-        for c in notebook["cells"]
-        for o in c.get("outputs", [])
+    passed = [
+        t for t in stored_texts(NOTEBOOK) if t.startswith("Case ") and "Check: 4 of 4 as documented" in t
     ]
-    passed = [t for t in texts if t.startswith("Case ") and "Check: 4 of 4 as documented" in t]
     assert len(passed) == len(CASES)
 
 

@@ -29,63 +29,34 @@ __all__ = ["MCP_CASES", "CaseDriftError", "McpWorkbench", "summary"]
 # --- The cases --------------------------------------------------------------------------------------------
 
 
-def _no_grant_profile(b: McpWorkbench) -> Attempt:
-    org = b.kit.org_metadata()  # the org server: an IdP, with no id-jag grant profile of its own
-    profiles = org.get("authorization_grant_profiles_supported") or "(absent)"
-    return b.send(
-        b.settings.org_token_url,
-        b.mcp_exchange_form(audience=b.settings.org_issuer),
-        changed=[
-            ("audience", f"{b.settings.org_issuer} (the org server)"),
-            ("its authorization_grant_profiles_supported", str(profiles)),
-        ],
-        label="Case: a server without the id-jag grant profile",
-    )
+# Each function sends what its notebook cell sends, with the same primitives (a test holds them together).
 
 
 def _resource_mismatch(b: McpWorkbench) -> Attempt:
     id_jag = b.mcp_id_jag()
-    other = b.places()["api_resource"]
-    return b.send(
-        b.token_url_of(b.mcp_issuer),
-        jwt_bearer_form(id_jag, resource=other),  # the one change: another resource than the ID-JAG's
-        changed=[("resource", f"{other} (the ID-JAG's resource is {b.mcp.server_url})")],
-        label="Case: resource parameter and ID-JAG disagree",
-    )
+    form = b.mcp_bearer_form(id_jag, resource=b.places()["api_resource"])  # the ID-JAG's is the MCP server
+    return b.send_bearer(form, at=b.mcp_issuer)
 
 
 def _id_jag_replayed(b: McpWorkbench) -> Attempt:
-    id_jag = b.mcp_id_jag()
-    url = b.token_url_of(b.mcp_issuer)
-    form = jwt_bearer_form(id_jag, resource=b.mcp.server_url)
-    b.send(url, form, label="Case: MCP ID-JAG, first use").expect(200)
-    return b.send(url, form, label="Case: MCP ID-JAG, second use")  # the one change: the same ID-JAG again
+    form = b.mcp_bearer_form(b.mcp_id_jag())
+    b.send_bearer(form, at=b.mcp_issuer).expect(200)
+    return b.send_bearer(form, at=b.mcp_issuer)  # the one change: the same ID-JAG again
 
 
 def _rest_token_at_mcp(b: McpWorkbench) -> Attempt:
-    token = b.access_token()  # aud: the custom server's audience (api://default), for the REST API
-    return b.mcp_call(
-        token,
-        changed=[("access token aud", "api://default (the REST API's token), not the MCP server")],
-        label="Case: the REST token at the MCP server",
-    )
+    return b.mcp_call(b.access_token())  # aud: the custom server's audience (api://default), for the REST API
 
 
 def _mcp_missing_scope(b: McpWorkbench) -> Attempt:
     token = b.mcp_access_token(scope="todo.read")
-    return b.mcp_call(
-        token,
-        tool="add_todo",
-        arguments={"title": "Water the plants"},
-        changed=[("access token scp", "todo.read (add_todo needs todo.write)")],
-        label="Case: an MCP tool without the scope",
-    )
+    return b.mcp_call(token, tool="add_todo", arguments={"title": "Water the plants"})
 
 
 EXCHANGE = "token exchange, org server"
 BEARER = "JWT bearer grant, MCP authorization server"
 MCP_CALL = "MCP call"
-SANDBOX_MCP = "it calls the sandbox's MCP server (yours words its refusals its own way)"
+SANDBOX_MCP = "it calls the sandbox's MCP server (yours may word its refusals its own way)"
 
 _MCP_CASES_TABLE = (
     Case(
@@ -121,7 +92,7 @@ _MCP_CASES_TABLE = (
         "IdP issues none for it.",
         "Before the exchange, check authorization_grant_profiles_supported in the metadata of the server "
         "the MCP server's metadata names, and send that server's issuer as audience.",
-        _no_grant_profile,
+        FieldChange("mcp exchange", {"audience": "{org}"}),
     ),
     Case(
         "mcp_resource_mismatch",
@@ -190,9 +161,6 @@ _MCP_CASES_TABLE = (
 MCP_CASES: tuple[Case, ...] = numbered(_MCP_CASES_TABLE, kind="MCP case")
 
 
-# --- The summary ------------------------------------------------------------------------------------------
-
-
 # --- The bench and the table ------------------------------------------------------------------------------
 class McpWorkbench(Workbench):
     """Notebook 05's bench with the MCP server's ingredients: its metadata, ID-JAGs and access tokens for it.
@@ -255,6 +223,11 @@ class McpWorkbench(Workbench):
             return self.send_exchange(self.mcp_exchange_form(**fields))
         return super().send_changed(request, **fields)
 
+    def mcp_bearer_form(self, id_jag: str, **changes: str) -> Form:
+        """Return a correct JWT bearer form for the MCP server (`resource` = its URL, EMA §5.1), some fields
+        changed."""
+        return Form(jwt_bearer_form(id_jag, resource=self.mcp.server_url), changes)
+
     def mcp_id_jag(self, **changes: str) -> str:
         """Get a fresh ID-JAG for the MCP server from a real token exchange."""
         response = self.kit.token_request(
@@ -274,10 +247,19 @@ class McpWorkbench(Workbench):
         return response["access_token"]
 
     def mcp_call(
-        self, token: str, *, changed: list[tuple[str, str]], tool: str | None = None,
-        arguments: dict[str, Any] | None = None, label: str = "Case",
+        self, token: str, *, tool: str | None = None, arguments: dict[str, Any] | None = None,
+        label: str = "Case: MCP call",
     ) -> Attempt:  # fmt: skip
-        """Open an MCP session with a token through the official SDK (and call a tool); keep the answer."""
+        """Open an MCP session with a token through the official SDK (and call a tool); keep the answer.
+
+        The report shows the token's `aud` and `scp`, and the tool called.
+        """
+        claims = self.claims(token)
+        changed = [("access token aud", str(claims.get("aud")))]
+        if isinstance(claims.get("scp"), list):
+            changed.append(("access token scp", " ".join(map(str, claims["scp"]))))
+        if tool is not None:
+            changed.append(("tool", tool))
         with McpSession(self.mcp.server_url, http=self.kit.http, token=token, label=label) as session:
             call = session.initialize()
             if call.ok and tool is not None:
