@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import User
+from .errors import SandboxError, refuse
+from .jwts import is_number
 
 #: Okta's `sub_profile` values in its ID-JAG and access token examples.
 SERVICE_PROFILE = "service"
@@ -77,3 +79,23 @@ def okta_access_token_claims(
         claims["sub"] = subject.id
         claims["sub_profile"] = SERVICE_PROFILE
     return claims
+
+
+def lifetime_refusal(
+    claims: dict[str, Any], skew: int, client_id: str | None, user_id: str | None
+) -> SandboxError | None:
+    """The refusal of an access token outside its lifetime at a resource server, or None.
+
+    `exp` and `iat` are REQUIRED NumericDates (RFC 9068 §2.2), each checked with `skew` seconds of
+    allowance; the errors are Okta's catalog entries.
+    """
+    now = time.time()
+    if not is_number(claims.get("exp")):
+        return refuse("access_token_invalid", detail="no exp")
+    if claims["exp"] < now - skew:
+        return refuse("token_expired", client_id=client_id, user_id=user_id)
+    if not is_number(claims.get("iat")):
+        return refuse("access_token_invalid", detail="no numeric iat")
+    if claims["iat"] > now + skew:
+        return refuse("token_timestamp_invalid", client_id=client_id, user_id=user_id)
+    return None

@@ -32,8 +32,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from . import events
+from .access_tokens import lifetime_refusal
 from .errors import SandboxError, refuse
-from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
+from .jwts import MalformedJWT, SignatureInvalid, parse_unverified, verify_signature
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -207,17 +208,9 @@ class TodoApi:
             raise self._challenged(
                 refuse("access_token_invalid_audience", client_id=client_id, user_id=user_id)
             )
-        now = time.time()
-        skew = self.sandbox.config.lifetimes.clock_skew
-        if not is_number(claims.get("exp")):
-            raise self._challenged(refuse("access_token_invalid", detail="no exp"))
-        if claims["exp"] < now - skew:
-            raise self._challenged(refuse("token_expired", client_id=client_id, user_id=user_id))
-        # RFC 9068 §2.2: iat is REQUIRED (a NumericDate).
-        if not is_number(claims.get("iat")):
-            raise self._challenged(refuse("access_token_invalid", detail="no numeric iat"))
-        if claims["iat"] > now + skew:
-            raise self._challenged(refuse("token_timestamp_invalid", client_id=client_id, user_id=user_id))
+        expired = lifetime_refusal(claims, self.sandbox.config.lifetimes.clock_skew, client_id, user_id)
+        if expired is not None:
+            raise self._challenged(expired)
         granted = claims.get("scp")
         if scope and not (isinstance(granted, list) and scope in granted):
             # RFC 6750 §3.1: insufficient_scope, 403, naming the scope needed.

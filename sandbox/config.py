@@ -240,7 +240,9 @@ def check_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     # RFC 6749 §3.1.2: the redirection endpoint URI MUST be an absolute URI and MUST NOT have a fragment.
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f'redirect URI "{uri}" is not an absolute http(s) URI, expected e.g. "https://host/callback"')
+        raise ConfigError(
+            f'redirect URI "{uri}" is not an absolute http(s) URI, expected e.g. "https://host/callback"'
+        )
     if parts.fragment or uri.endswith("#"):
         raise ConfigError(f'redirect URI "{uri}" has a fragment, expected none (RFC 6749 §3.1.2)')
     return uri
@@ -697,8 +699,6 @@ def parse_external_connection(table: Any, name: str, clients: dict[str, Client])
         clients=clients,
         where=table.path,
     )
-
-
 
 
 def _parse_agent_resources(

@@ -29,6 +29,7 @@ __all__ = ["new_external_connection", "RuntimeConnections", "ExternalTarget", "e
 if TYPE_CHECKING:
     from .core import Sandbox
 
+
 class RuntimeConnections:
     """The external resource connections added to a running sandbox (admin API), by name."""
 

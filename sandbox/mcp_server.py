@@ -52,9 +52,10 @@ from werkzeug.routing import Rule
 from werkzeug.test import EnvironBuilder
 
 from . import events
+from .access_tokens import lifetime_refusal
 from .api import RemoteJwks, TodoApi
 from .errors import SandboxError, refuse
-from .jwts import MalformedJWT, SignatureInvalid, is_number, parse_unverified, verify_signature
+from .jwts import MalformedJWT, SignatureInvalid, parse_unverified, verify_signature
 from .system_log import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
@@ -168,17 +169,9 @@ class McpTokenVerifier:
                     expected=self.resource,
                 )
             )
-        now = time.time()
-        skew = self.sandbox.config.lifetimes.clock_skew
-        if not is_number(claims.get("exp")):
-            raise self._challenged(refuse("access_token_invalid", detail="no exp"))
-        if claims["exp"] < now - skew:
-            raise self._challenged(refuse("token_expired", client_id=client_id, user_id=user_id))
-        # RFC 9068 §2.2: iat is REQUIRED (a NumericDate).
-        if not is_number(claims.get("iat")):
-            raise self._challenged(refuse("access_token_invalid", detail="no numeric iat"))
-        if claims["iat"] > now + skew:
-            raise self._challenged(refuse("token_timestamp_invalid", client_id=client_id, user_id=user_id))
+        expired = lifetime_refusal(claims, self.sandbox.config.lifetimes.clock_skew, client_id, user_id)
+        if expired is not None:
+            raise self._challenged(expired)
         granted = claims.get("scp")
         if needed and not (isinstance(granted, list) and needed in granted):
             # RFC 6750 §3.1: insufficient_scope, 403, naming the scope needed.

@@ -362,6 +362,4 @@ def make_served_sandbox(
     server.channel_class = OAuthErrorTLSChannel if tls_files is not None else OAuthErrorChannel
     server.sandbox = sandbox  # what OAuthErrorTask counts a 5xx on
     server.maintenance = partial(sweep_idle_connections, server)
-    return ServedSandbox(
-        sandbox=sandbox, app=app, server=server, sock=sock, url=url, tls=tls_files, mcp=mcp
-    )
+    return ServedSandbox(sandbox=sandbox, app=app, server=server, sock=sock, url=url, tls=tls_files, mcp=mcp)
